@@ -1,0 +1,3 @@
+from camera2mqtt.cli import main
+
+raise SystemExit(main())

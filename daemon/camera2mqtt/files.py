@@ -1,0 +1,105 @@
+"""Writing camera files to disk so that a final path only ever holds a complete file.
+
+Both drivers download through :func:`write_atomically`: the bytes go to a hidden temp file in
+the destination folder, the size is checked against what the camera announced, the data is
+fsynced, the temp file is renamed over the final name and its mtime set to the camera's
+timestamp. A transfer that fails or is cancelled removes the temp file and leaves nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import threading
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+from camera2mqtt.cameras.base import ProgressCallback, TransferError, UnsafeFilename
+
+__all__ = ["TEMP_PREFIX", "safe_destination", "write_atomically"]
+
+TEMP_PREFIX = ".camera2mqtt-partial-"
+
+
+def safe_destination(dest_dir: Path, name: str) -> Path:
+    """The path ``dest_dir/name``, refusing names that could leave ``dest_dir``."""
+    if (
+        not name
+        or name in {".", ".."}
+        or "/" in name
+        or "\\" in name
+        or "\x00" in name
+        or name.startswith(TEMP_PREFIX)
+    ):
+        raise UnsafeFilename(f"Refusing the camera file name {name!r}: it could escape {dest_dir}.")
+    return dest_dir / name
+
+
+def write_atomically(
+    dest_dir: Path,
+    name: str,
+    chunks: Iterable[bytes],
+    *,
+    expected_size: int | None,
+    mtime: datetime | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: threading.Event | None = None,
+) -> Path:
+    """Write ``chunks`` to ``dest_dir/name`` all-or-nothing and return the final path.
+
+    Raises :class:`TransferError` when the byte count differs from ``expected_size`` or the
+    transfer is cancelled; any exception from ``chunks`` propagates. In every failure case
+    the temp file is removed and an existing file at the final path is left untouched.
+    """
+    final = safe_destination(dest_dir, name)
+    dest_dir.mkdir(parents=True, exist_ok=True)
+    fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=dest_dir)
+    temp = Path(temp_name)
+    try:
+        written = 0
+        total = expected_size if expected_size is not None else 0
+        with os.fdopen(fd, "wb") as out:
+            for chunk in chunks:
+                if cancel is not None and cancel.is_set():
+                    raise TransferError(f"Download of {name} was cancelled.")
+                out.write(chunk)
+                written += len(chunk)
+                if expected_size is not None and written > expected_size:
+                    raise TransferError(
+                        f"{name}: the camera sent more than the {expected_size} bytes it announced."
+                    )
+                if progress is not None:
+                    progress(written, total)
+            if expected_size is not None and written != expected_size:
+                raise TransferError(
+                    f"{name}: got {written} of {expected_size} bytes; the transfer was cut "
+                    "short. Run the download again to fetch it."
+                )
+            out.flush()
+            os.fsync(out.fileno())
+        if mtime is not None:
+            stamp = mtime.timestamp()
+            os.utime(temp, (stamp, stamp))
+        os.replace(temp, final)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            temp.unlink()
+        raise
+    _fsync_directory(dest_dir)
+    return final
+
+
+def _fsync_directory(path: Path) -> None:
+    """Make the rename itself durable (POSIX); ignored where directories can't be opened."""
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

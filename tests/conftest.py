@@ -1,0 +1,24 @@
+"""Helpers shared by every test area (each area keeps its own fixtures in its folder)."""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+
+
+def free_port(kind: int = socket.SOCK_STREAM) -> int:
+    """A port on 127.0.0.1 that was free a moment ago (TCP by default, UDP with SOCK_DGRAM)."""
+    with socket.socket(socket.AF_INET, kind) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def tcp_port() -> int:
+    return free_port(socket.SOCK_STREAM)
+
+
+@pytest.fixture
+def udp_port() -> int:
+    return free_port(socket.SOCK_DGRAM)
