@@ -58,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except Camera2MqttError as error:
-        print(f"camera2mqtt: {error}", file=sys.stderr)  # noqa: T201
+        print(f"camera2mqtt: {error}", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
