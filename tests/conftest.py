@@ -22,3 +22,14 @@ def tcp_port() -> int:
 @pytest.fixture
 def udp_port() -> int:
     return free_port(socket.SOCK_DGRAM)
+
+
+@pytest.fixture
+def broker():
+    """A real mosquitto on a free loopback port (skips when mosquitto is not installed)."""
+    from camera2mqtt.broker import MosquittoBroker, find_mosquitto
+
+    if find_mosquitto() is None:
+        pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
+    with MosquittoBroker() as running:
+        yield running
