@@ -1,0 +1,935 @@
+"""The configuration file: YAML in, typed frozen objects out, every problem reported at once.
+
+The file is parsed into PyYAML nodes (which keep their line numbers), then each section is read
+by a small typed reader that records a :class:`ConfigProblem` (key path, line, what is allowed)
+instead of stopping at the first mistake. Only when no problem was found does it return a
+:class:`Config`; otherwise it raises one :class:`ConfigError` listing them all.
+
+String values may name environment variables as ``${NAME}`` or ``${NAME:-default}`` (``$$``
+is a literal ``$``); the MQTT password may also come from ``password_file``. Secrets never
+appear in ``repr()``/``str()`` of the config, in problem messages, or in :func:`redacted`.
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import socket
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, fields, is_dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from camera2mqtt.errors import Camera2MqttError
+
+__all__ = [
+    "EX_CONFIG",
+    "LIVEVIEW_SIZES",
+    "LOG_LEVELS",
+    "SERIAL_SPEEDS",
+    "AllowConfig",
+    "CameraConfig",
+    "Config",
+    "ConfigError",
+    "ConfigProblem",
+    "LiveViewConfig",
+    "MqttConfig",
+    "ScheduleConfig",
+    "SerialCameraConfig",
+    "SnapshotConfig",
+    "TlsConfig",
+    "WifiCameraConfig",
+    "load_config",
+    "parse_config",
+    "redacted",
+]
+
+EX_CONFIG = 78  # sysexits.h: configuration error
+
+REDACTED = "***"
+SERIAL_SPEEDS = (9600, 19200, 38400, 57600, 115200)
+LIVEVIEW_SIZES = ("0320x0240", "0640x0480", "0800x0600", "1024x0768", "1280x0960")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+DEFAULT_STATE_DIR = Path("/var/lib/camera2mqtt")
+# Mosquitto >= 2.1 drops a client that sends a packet over 2,000,000 bytes (max_packet_size).
+MQTT_PAYLOAD_LIMIT = 1_900_000
+SNAPSHOT_MAX_BYTES_LIMIT = 1_000_000
+CAMERA_NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
+SYNC_TIME_PATTERN = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+LIVEVIEW_SIZE_PATTERN = re.compile(r"\d{4}x\d{4}")
+_ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
+
+
+# --------------------------------------------------------------------------- errors
+
+
+@dataclass(frozen=True)
+class ConfigProblem:
+    """One mistake in the configuration: where it is and what would be allowed."""
+
+    path: str
+    line: int | None
+    message: str
+
+    def describe(self, source: str) -> str:
+        where = f"{source}:{self.line}" if self.line is not None else source
+        return f"{where}: {self.path}: {self.message}" if self.path else f"{where}: {self.message}"
+
+
+class ConfigError(Camera2MqttError):
+    """The configuration cannot be used; ``problems`` lists every mistake found."""
+
+    exit_code = EX_CONFIG
+
+    def __init__(self, problems: tuple[ConfigProblem, ...] | list[ConfigProblem], source: str):
+        # In file order; problems without a line (e.g. unreadable file) first.
+        self.problems = tuple(sorted(problems, key=lambda p: p.line or 0))
+        self.source = source
+        lines = [problem.describe(source) for problem in self.problems]
+        if len(lines) == 1:
+            text = lines[0]
+        else:
+            header = f"{source}: {len(lines)} problems in the configuration, fix them all:"
+            text = "\n".join([header, *(f"  {line}" for line in lines)])
+        super().__init__(text)
+
+
+# --------------------------------------------------------------------------- the config
+
+
+@dataclass(frozen=True)
+class TlsConfig:
+    """TLS to the broker. No ``ca`` means the system's CA store."""
+
+    ca: Path | None = None
+    cert: Path | None = None
+    key: Path | None = None
+    # Accept any certificate and host name: only for tests and self-signed set-ups.
+    insecure: bool = False
+
+
+def _default_client_id() -> str:
+    host = re.sub(r"[^A-Za-z0-9_-]", "-", socket.gethostname()) or "host"
+    return f"camera2mqtt-{host}"
+
+
+@dataclass(frozen=True)
+class MqttConfig:
+    host: str = "localhost"
+    port: int = 1883
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    tls: TlsConfig | None = None
+    client_id: str = field(default_factory=_default_client_id)
+    keepalive: int = 60
+    base_topic: str = "camera2mqtt"
+    qos: int = 1
+    discovery: bool = True
+    discovery_prefix: str = "homeassistant"
+    # Largest payload we publish; snapshots must fit (see snapshot.max_bytes).
+    max_payload_bytes: int = 1_000_000
+
+
+@dataclass(frozen=True)
+class AllowConfig:
+    """Opt-in switches for commands that destroy data, cut power or bypass validation."""
+
+    erase: bool = False
+    power_off: bool = False
+    raw: bool = False
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    interval: float = 0.0  # seconds; 0 = only on request
+    size: int = 640  # longest side in pixels
+    max_bytes: int = 200_000
+
+
+@dataclass(frozen=True)
+class LiveViewConfig:
+    port: int = 0  # local UDP port for RTP; 0 = any free port
+    size: str = "0640x0480"
+
+
+@dataclass(frozen=True)
+class ScheduleConfig:
+    """Unattended jobs of one camera."""
+
+    timelapse_interval: float = 0.0  # seconds between shots; 0 = no timelapse
+    sync_at: tuple[str, ...] = ()  # "HH:MM" local times for a daily download of new photos
+    sync_on_connect: bool = False  # download new photos whenever the camera (re)appears
+
+
+@dataclass(frozen=True, kw_only=True)
+class CameraConfig:
+    name: str
+    type: str
+    poll_interval: float = 30.0
+    snapshot: SnapshotConfig = field(default_factory=SnapshotConfig)
+    allow: AllowConfig = field(default_factory=AllowConfig)
+    schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
+    download_dir: Path
+
+
+@dataclass(frozen=True, kw_only=True)
+class WifiCameraConfig(CameraConfig):
+    type: str = "wifi"
+    host: str = "192.168.0.10"
+    port: int = 80
+    timeout: float = 5.0
+    liveview: LiveViewConfig = field(default_factory=LiveViewConfig)
+
+
+@dataclass(frozen=True, kw_only=True)
+class SerialCameraConfig(CameraConfig):
+    type: str = "serial"
+    port: str  # device path (/dev/ttyUSB0) or pyserial URL (socket://127.0.0.1:4000)
+    speed: int = 115200
+    model: str | None = None
+
+
+@dataclass(frozen=True)
+class Config:
+    mqtt: MqttConfig = field(default_factory=MqttConfig)
+    cameras: tuple[CameraConfig, ...] = ()
+    log_level: str = "INFO"
+    photos_dir: Path = DEFAULT_STATE_DIR / "photos"
+    state_dir: Path = DEFAULT_STATE_DIR
+
+    def camera(self, name: str) -> CameraConfig:
+        for camera in self.cameras:
+            if camera.name == name:
+                return camera
+        raise KeyError(name)
+
+
+# Field names whose values are secrets: replaced in redacted() and never echoed in problems.
+SECRET_KEYS = frozenset({"password"})
+
+
+def redacted(config: Any) -> Any:
+    """The config as plain data (dicts, lists, str) with every secret replaced by ``***``."""
+    if is_dataclass(config) and not isinstance(config, type):
+        result: dict[str, Any] = {}
+        for item in fields(config):
+            value = getattr(config, item.name)
+            if item.name in SECRET_KEYS and value is not None:
+                result[item.name] = REDACTED
+            else:
+                result[item.name] = redacted(value)
+        return result
+    if isinstance(config, tuple | list):
+        return [redacted(item) for item in config]
+    if isinstance(config, Path):
+        return str(config)
+    return config
+
+
+# --------------------------------------------------------------------------- loading
+
+
+def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
+    """Read and validate a config file; raises :class:`ConfigError` listing every problem.
+
+    Relative paths in the file are taken relative to the file's folder.
+    """
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or str(error)
+        raise ConfigError(
+            [ConfigProblem("", None, f"cannot read the config file: {reason}")], str(path)
+        ) from None
+    return parse_config(text, source=str(path), environ=environ, base_dir=path.parent.absolute())
+
+
+def parse_config(
+    text: str,
+    *,
+    source: str = "<string>",
+    environ: Mapping[str, str] | None = None,
+    base_dir: Path | None = None,
+) -> Config:
+    """Validate config text; relative paths are taken relative to ``base_dir`` (default: cwd)."""
+    context = _Context(
+        source=source,
+        environ=os.environ if environ is None else environ,
+        base_dir=base_dir if base_dir is not None else Path.cwd(),
+    )
+    root = _compose(text, source)
+    if root is None:
+        context.add("", None, "the file is empty; it needs at least a 'cameras:' section")
+        raise ConfigError(context.problems, source)
+    config = _read_config(context, root)
+    if context.problems:
+        raise ConfigError(context.problems, source)
+    return config
+
+
+def _compose(text: str, source: str) -> yaml.Node | None:
+    loader = yaml.SafeLoader(text)
+    try:
+        return loader.get_single_node()
+    except yaml.MarkedYAMLError as error:
+        mark = error.problem_mark or error.context_mark
+        line = mark.line + 1 if mark else None
+        detail = error.problem or error.context or "invalid YAML"
+        column = f" (column {mark.column + 1})" if mark else ""
+        message = f"YAML syntax error: {detail}{column}"
+        raise ConfigError([ConfigProblem("", line, message)], source) from None
+    except yaml.YAMLError as error:
+        raise ConfigError([ConfigProblem("", None, f"YAML error: {error}")], source) from None
+    finally:
+        loader.dispose()
+
+
+# --------------------------------------------------------------------------- readers
+
+_MISSING: Any = object()  # "no default: the key is required"
+_INVALID: Any = object()  # a problem was recorded; the caller falls back to the default
+
+_KIND_NAMES = {
+    "tag:yaml.org,2002:map": "a mapping",
+    "tag:yaml.org,2002:seq": "a list",
+    "tag:yaml.org,2002:null": "nothing (null)",
+    "tag:yaml.org,2002:bool": "a boolean",
+    "tag:yaml.org,2002:int": "a number",
+    "tag:yaml.org,2002:float": "a number",
+    "tag:yaml.org,2002:str": "a string",
+}
+_BOOL_WORDS = {
+    "true": True,
+    "yes": True,
+    "on": True,
+    "1": True,
+    "false": False,
+    "no": False,
+    "off": False,
+    "0": False,
+}
+
+
+def _line(node: yaml.Node | None) -> int | None:
+    return node.start_mark.line + 1 if node is not None else None
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+@dataclass
+class _Context:
+    source: str
+    environ: Mapping[str, str]
+    base_dir: Path
+    problems: list[ConfigProblem] = field(default_factory=list)
+    _constructor: yaml.SafeLoader = field(default_factory=lambda: yaml.SafeLoader(""))
+
+    def add(self, path: str, node: yaml.Node | None, message: str) -> None:
+        self.problems.append(ConfigProblem(path, _line(node), message))
+
+    def construct(self, node: yaml.ScalarNode) -> Any:
+        return self._constructor.construct_object(node, deep=True)
+
+    def flatten(self, node: yaml.MappingNode) -> None:
+        self._constructor.flatten_mapping(node)
+
+    def substitute(self, text: str, path: str, node: yaml.Node) -> str | Any:
+        """Replace ``${NAME}`` / ``${NAME:-default}`` from the environment."""
+        missing: list[str] = []
+
+        def replace(match: re.Match[str]) -> str:
+            if match.group(0) == "$$":
+                return "$"
+            name, default = match.group(1), match.group(2)
+            value = self.environ.get(name)
+            if value is None or (value == "" and default is not None):
+                if default is None:
+                    missing.append(name)
+                    return ""
+                return default
+            return value
+
+        result = _ENV_PATTERN.sub(replace, text)
+        if missing:
+            names = ", ".join(missing)
+            self.add(
+                path,
+                node,
+                f"environment variable {names} is not set; set it or write "
+                f"${{{missing[0]}:-default}} to give a default",
+            )
+            return _INVALID
+        return result
+
+
+def _describe(node: yaml.Node) -> str:
+    return _KIND_NAMES.get(node.tag, "a tagged value")
+
+
+class _Section:
+    """One YAML mapping being read: typed getters that record problems, unknown-key check."""
+
+    def __init__(
+        self,
+        context: _Context,
+        node: yaml.MappingNode,
+        path: str,
+        allowed: tuple[str, ...],
+        key_node: yaml.Node | None = None,
+    ):
+        self.context = context
+        self.node = node
+        # Where a missing key is reported: the line naming this section, else its first line.
+        self.anchor = key_node or node
+        self.path = path
+        self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
+        context.flatten(node)
+        for key_node, value_node in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
+                "tag:yaml.org,2002:str",
+                "tag:yaml.org,2002:int",
+            ):
+                context.add(path, key_node, f"keys must be plain names, got {_describe(key_node)}")
+                continue
+            key = str(key_node.value)
+            if key in self.entries:
+                first = _line(self.entries[key][0])
+                context.add(
+                    _join(path, key),
+                    key_node,
+                    f"duplicate key (first given on line {first}); keep only one",
+                )
+                continue
+            self.entries[key] = (key_node, value_node)
+        if allowed:
+            for key, (key_node, _) in self.entries.items():
+                if key not in allowed:
+                    context.add(_join(path, key), key_node, _unknown_key_message(key, allowed))
+
+    def has(self, key: str) -> bool:
+        return key in self.entries
+
+    def value_node(self, key: str) -> yaml.Node | None:
+        entry = self.entries.get(key)
+        return entry[1] if entry else None
+
+    def get(self, key: str, reader: _Reader, default: Any = _MISSING) -> Any:
+        path = _join(self.path, key)
+        entry = self.entries.get(key)
+        if entry is None:
+            if default is _MISSING:
+                self.context.add(
+                    path, self.anchor, f"missing required key '{key}': {reader.allowed}"
+                )
+                return _INVALID
+            return default
+        value = reader.read(self.context, entry[1], path)
+        if value is _INVALID:
+            return default if default is not _MISSING else _INVALID
+        return value
+
+    def section(self, key: str, allowed: tuple[str, ...]) -> _Section | None:
+        """A nested mapping, or None when absent (null counts as absent)."""
+        path = _join(self.path, key)
+        node = self.value_node(key)
+        if node is None or node.tag == "tag:yaml.org,2002:null":
+            return None
+        if not isinstance(node, yaml.MappingNode):
+            self.context.add(
+                path, node, f"must be a mapping of {', '.join(allowed)}; got {_describe(node)}"
+            )
+            return None
+        return _Section(self.context, node, path, allowed, self.entries[key][0])
+
+
+def _unknown_key_message(key: str, allowed: tuple[str, ...]) -> str:
+    close = difflib.get_close_matches(key, allowed, n=1, cutoff=0.6)
+    hint = f"; did you mean '{close[0]}'?" if close else ""
+    return f"unknown key '{key}'{hint} (allowed here: {', '.join(allowed)})"
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """Turns one scalar node into a typed value, or records what would have been allowed."""
+
+    kind: str  # "str", "int", "float", "bool"
+    allowed: str  # human description of what is accepted
+    check: Callable[[Any], bool] | None = None
+    secret: bool = False
+    nullable: bool = False
+
+    def read(self, context: _Context, node: yaml.Node, path: str) -> Any:
+        if node.tag == "tag:yaml.org,2002:null" and self.nullable:
+            return None
+        if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
+            return self._fail(context, node, path, f"got {_describe(node)}")
+        raw: Any
+        if node.tag == "tag:yaml.org,2002:str":
+            raw = context.substitute(node.value, path, node)
+            if raw is _INVALID:
+                return _INVALID
+        else:
+            raw = context.construct(node)
+        value = self._convert(raw, node)
+        if value is _INVALID:
+            return self._fail(context, node, path, self._got(raw, node))
+        if self.check is not None and not self.check(value):
+            return self._fail(context, node, path, self._got(value, node))
+        return value
+
+    def _convert(self, raw: Any, node: yaml.ScalarNode) -> Any:
+        from_text = isinstance(raw, str)
+        if self.kind == "str":
+            # An unquoted 1234 or yes is still meant as text here: keep what was written.
+            return raw if from_text else str(node.value)
+        if self.kind == "bool":
+            if isinstance(raw, bool):
+                return raw
+            return _BOOL_WORDS.get(raw.strip().lower(), _INVALID) if from_text else _INVALID
+        if self.kind == "int":
+            if isinstance(raw, bool):
+                return _INVALID
+            if isinstance(raw, int):
+                return raw
+            if from_text:
+                try:
+                    return int(raw.strip().replace("_", ""))
+                except ValueError:
+                    return _INVALID
+            return _INVALID
+        if self.kind == "float":
+            if isinstance(raw, bool):
+                return _INVALID
+            if isinstance(raw, int | float):
+                return float(raw)
+            if from_text:
+                try:
+                    return float(raw.strip())
+                except ValueError:
+                    return _INVALID
+            return _INVALID
+        raise AssertionError(self.kind)
+
+    def _got(self, value: Any, node: yaml.Node) -> str:
+        return f"got {value!r}"
+
+    def _fail(self, context: _Context, node: yaml.Node, path: str, got: str) -> Any:
+        if self.secret:
+            got = f"got {_describe(node)}"  # never echo what might be the secret
+        context.add(path, node, f"must be {self.allowed}; {got}")
+        return _INVALID
+
+
+def _integer(low: int, high: int, what: str = "an integer") -> _Reader:
+    return _Reader("int", f"{what} from {low} to {high}", lambda v: low <= v <= high)
+
+
+def _number(low: float, high: float, *, zero: str | None = None) -> _Reader:
+    if zero is None:
+        return _Reader("float", f"a number from {low:g} to {high:g}", lambda v: low <= v <= high)
+    return _Reader(
+        "float",
+        f"0 ({zero}) or a number from {low:g} to {high:g}",
+        lambda v: v == 0 or low <= v <= high,
+    )
+
+
+def _choice(values: tuple[Any, ...], kind: str = "str") -> _Reader:
+    shown = ", ".join(str(v) for v in values)
+    return _Reader(kind, f"one of {shown}", lambda v: v in values)
+
+
+def _text(what: str = "a non-empty string", check: Callable[[str], bool] | None = None) -> _Reader:
+    return _Reader("str", what, check or (lambda v: bool(v.strip())))
+
+
+_BOOL = _Reader("bool", "true or false")
+_PORT = _integer(1, 65535, "a TCP port")
+_PATH = _text("a file or folder path")
+
+
+def _valid_topic(value: str) -> bool:
+    parts = value.split("/")
+    return bool(value) and all(parts) and not any(c in value for c in "+#\0") and len(value) < 200
+
+
+def _valid_host(value: str) -> bool:
+    return bool(value) and not any(c.isspace() for c in value) and "/" not in value
+
+
+_TOPIC = _text(
+    "an MQTT topic prefix without wildcards (+ #), empty levels or a leading/trailing /",
+    _valid_topic,
+)
+_HOST = _text("a host name or IP address (no scheme, no path)", _valid_host)
+
+
+def _path_value(context: _Context, section: _Section, key: str, default: Any) -> Any:
+    value = section.get(key, _PATH, _MISSING if default is _MISSING else None)
+    if value is None or value is _INVALID:
+        return default if value is None else _INVALID
+    path = Path(value).expanduser()
+    return path if path.is_absolute() else context.base_dir / path
+
+
+def _existing_file(context: _Context, section: _Section, key: str) -> Path | None:
+    path = _path_value(context, section, key, None)
+    if path is None or path is _INVALID:
+        return None
+    if not path.is_file():
+        context.add(
+            _join(section.path, key),
+            section.value_node(key),
+            f"must be a readable file; {path} does not exist or is not a file",
+        )
+        return None
+    return path
+
+
+# --------------------------------------------------------------------------- sections
+
+_TOP_KEYS = ("mqtt", "cameras", "log_level", "photos_dir", "state_dir")
+_MQTT_KEYS = (
+    "host",
+    "port",
+    "username",
+    "password",
+    "password_file",
+    "tls",
+    "client_id",
+    "keepalive",
+    "base_topic",
+    "qos",
+    "discovery",
+    "discovery_prefix",
+    "max_payload_bytes",
+)
+_TLS_KEYS = ("ca", "cert", "key", "insecure")
+_CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir")
+_WIFI_KEYS = (*_CAMERA_KEYS, "host", "port", "timeout", "liveview")
+_SERIAL_KEYS = (*_CAMERA_KEYS, "port", "speed", "model")
+_TYPE_KEYS = {"wifi": _WIFI_KEYS, "serial": _SERIAL_KEYS}
+_SNAPSHOT_KEYS = ("interval", "size", "max_bytes")
+_ALLOW_KEYS = ("erase", "power_off", "raw")
+_LIVEVIEW_KEYS = ("port", "size")
+_SCHEDULE_KEYS = ("timelapse_interval", "sync_at", "sync_on_connect")
+
+
+def _read_config(context: _Context, root: yaml.Node) -> Config:
+    if not isinstance(root, yaml.MappingNode):
+        context.add(
+            "", root, f"the file must be a mapping of {', '.join(_TOP_KEYS)}; got {_describe(root)}"
+        )
+        return Config()
+    top = _Section(context, root, "", _TOP_KEYS)
+    log_level = _read_log_level(top)
+    state_dir = _path_value(context, top, "state_dir", DEFAULT_STATE_DIR)
+    if state_dir is _INVALID:
+        state_dir = DEFAULT_STATE_DIR
+    photos_dir = _path_value(context, top, "photos_dir", state_dir / "photos")
+    if photos_dir is _INVALID:
+        photos_dir = state_dir / "photos"
+    mqtt = _read_mqtt(context, top)
+    cameras = _read_cameras(context, top, photos_dir, mqtt)
+    return Config(
+        mqtt=mqtt,
+        cameras=cameras,
+        log_level=log_level,
+        photos_dir=photos_dir,
+        state_dir=state_dir,
+    )
+
+
+def _read_log_level(top: _Section) -> str:
+    reader = _Reader(
+        "str", f"one of {', '.join(LOG_LEVELS)}", lambda v: v.strip().upper() in LOG_LEVELS
+    )
+    return top.get("log_level", reader, "INFO").strip().upper()
+
+
+def _read_mqtt(context: _Context, top: _Section) -> MqttConfig:
+    section = top.section("mqtt", _MQTT_KEYS)
+    if section is None:
+        return MqttConfig()
+    defaults = MqttConfig()
+    password = section.get("password", _Reader("str", "a string", secret=True, nullable=True), None)
+    if section.has("password_file"):
+        if section.has("password"):
+            context.add(
+                _join(section.path, "password_file"),
+                section.value_node("password_file"),
+                "give either 'password' or 'password_file', not both",
+            )
+        password = _read_password_file(context, section)
+    username = section.get("username", _Reader("str", "a string", nullable=True), None)
+    if password is not None and username is None:
+        context.add(
+            _join(section.path, "password"),
+            section.value_node("password") or section.value_node("password_file"),
+            "a password needs a 'username' as well",
+        )
+    max_payload = section.get(
+        "max_payload_bytes",
+        _integer(1024, MQTT_PAYLOAD_LIMIT, "a byte count"),
+        defaults.max_payload_bytes,
+    )
+    return MqttConfig(
+        host=section.get("host", _HOST, defaults.host),
+        port=section.get("port", _PORT, defaults.port),
+        username=username,
+        password=password,
+        tls=_read_tls(context, section),
+        client_id=section.get(
+            "client_id",
+            _text("1 to 64 characters without spaces", lambda v: 0 < len(v) <= 64 and " " not in v),
+            defaults.client_id,
+        ),
+        keepalive=section.get("keepalive", _integer(5, 65535, "seconds"), defaults.keepalive),
+        base_topic=section.get("base_topic", _TOPIC, defaults.base_topic),
+        qos=section.get("qos", _choice((0, 1, 2), "int"), defaults.qos),
+        discovery=section.get("discovery", _BOOL, defaults.discovery),
+        discovery_prefix=section.get("discovery_prefix", _TOPIC, defaults.discovery_prefix),
+        max_payload_bytes=max_payload,
+    )
+
+
+def _read_password_file(context: _Context, section: _Section) -> str | None:
+    path = _existing_file(context, section, "password_file")
+    if path is None:
+        return None
+    try:
+        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+    except (OSError, UnicodeDecodeError) as error:
+        reason = getattr(error, "strerror", None) or "not UTF-8 text"
+        context.add(
+            _join(section.path, "password_file"),
+            section.value_node("password_file"),
+            f"must be a readable UTF-8 file; {path}: {reason}",
+        )
+        return None
+    if not secret:
+        context.add(
+            _join(section.path, "password_file"),
+            section.value_node("password_file"),
+            f"must contain the password; {path} is empty",
+        )
+        return None
+    return secret
+
+
+def _read_tls(context: _Context, mqtt: _Section) -> TlsConfig | None:
+    node = mqtt.value_node("tls")
+    if node is None:
+        return None
+    if isinstance(node, yaml.ScalarNode) and node.tag in (
+        "tag:yaml.org,2002:bool",
+        "tag:yaml.org,2002:null",
+    ):
+        return TlsConfig() if context.construct(node) else None
+    section = mqtt.section("tls", _TLS_KEYS)
+    if section is None:
+        return None
+    tls = TlsConfig(
+        ca=_existing_file(context, section, "ca"),
+        cert=_existing_file(context, section, "cert"),
+        key=_existing_file(context, section, "key"),
+        insecure=section.get("insecure", _BOOL, False),
+    )
+    if section.has("key") and not section.has("cert"):
+        context.add(
+            _join(section.path, "cert"),
+            section.node,
+            "a client 'key' needs its 'cert' (give both or neither)",
+        )
+    return tls
+
+
+def _read_cameras(
+    context: _Context, top: _Section, photos_dir: Path, mqtt: MqttConfig
+) -> tuple[CameraConfig, ...]:
+    node = top.value_node("cameras")
+    if node is None or node.tag == "tag:yaml.org,2002:null":
+        context.add(
+            "cameras",
+            node or top.node,
+            "missing required key 'cameras': a mapping of camera name -> settings "
+            "with at least one camera",
+        )
+        return ()
+    if not isinstance(node, yaml.MappingNode):
+        context.add(
+            "cameras", node, f"must be a mapping of camera name -> settings; got {_describe(node)}"
+        )
+        return ()
+    names = _Section(context, node, "cameras", ())
+    if not names.entries:
+        context.add("cameras", node, "must list at least one camera")
+    cameras = []
+    for name, (key_node, value_node) in names.entries.items():
+        path = f"cameras.{name}"
+        if not CAMERA_NAME_PATTERN.fullmatch(name):
+            context.add(
+                path,
+                key_node,
+                "camera names are MQTT topic levels and Home Assistant ids: use 1 to 64 "
+                "lower-case letters, digits, '_' or '-'",
+            )
+        camera = _read_camera(context, name, path, key_node, value_node, photos_dir, mqtt)
+        if camera is not None:
+            cameras.append(camera)
+    return tuple(cameras)
+
+
+def _read_camera(
+    context: _Context,
+    name: str,
+    path: str,
+    key_node: yaml.Node,
+    node: yaml.Node,
+    photos_dir: Path,
+    mqtt: MqttConfig,
+) -> CameraConfig | None:
+    types = ", ".join(_TYPE_KEYS)
+    if not isinstance(node, yaml.MappingNode):
+        context.add(
+            path, node, f"must be a mapping with at least 'type: {types}'; got {_describe(node)}"
+        )
+        return None
+    type_node = next((v for k, v in node.value if getattr(k, "value", None) == "type"), None)
+    camera_type = (
+        type_node.value
+        if isinstance(type_node, yaml.ScalarNode) and type_node.value in _TYPE_KEYS
+        else None
+    )
+    allowed = _TYPE_KEYS[camera_type] if camera_type else ()
+    section = _Section(context, node, path, allowed, key_node)
+    if camera_type is None:
+        section.get("type", _choice(tuple(_TYPE_KEYS)))
+        return None
+    common = _read_camera_common(context, section, name, photos_dir, mqtt)
+    if camera_type == "wifi":
+        return WifiCameraConfig(**common, **_read_wifi(section))
+    return SerialCameraConfig(**common, **_read_serial(section))
+
+
+def _read_camera_common(
+    context: _Context, section: _Section, name: str, photos_dir: Path, mqtt: MqttConfig
+) -> dict[str, Any]:
+    download_dir = _path_value(context, section, "download_dir", photos_dir / name)
+    return {
+        "name": name,
+        "poll_interval": section.get("poll_interval", _number(1, 86400), 30.0),
+        "snapshot": _read_snapshot(section, mqtt),
+        "allow": _read_allow(section),
+        "schedule": _read_schedule(section),
+        "download_dir": photos_dir / name if download_dir is _INVALID else download_dir,
+    }
+
+
+def _read_snapshot(camera: _Section, mqtt: MqttConfig) -> SnapshotConfig:
+    section = camera.section("snapshot", _SNAPSHOT_KEYS)
+    if section is None:
+        return SnapshotConfig()
+    defaults = SnapshotConfig()
+    limit = min(SNAPSHOT_MAX_BYTES_LIMIT, mqtt.max_payload_bytes)
+    return SnapshotConfig(
+        interval=section.get(
+            "interval", _number(0.5, 86400, zero="only on request"), defaults.interval
+        ),
+        size=section.get("size", _integer(16, 4096, "pixels"), defaults.size),
+        max_bytes=section.get(
+            "max_bytes",
+            _integer(1024, limit, "a byte count (at most mqtt.max_payload_bytes)"),
+            defaults.max_bytes,
+        ),
+    )
+
+
+def _read_allow(camera: _Section) -> AllowConfig:
+    section = camera.section("allow", _ALLOW_KEYS)
+    if section is None:
+        return AllowConfig()
+    return AllowConfig(
+        erase=section.get("erase", _BOOL, False),
+        power_off=section.get("power_off", _BOOL, False),
+        raw=section.get("raw", _BOOL, False),
+    )
+
+
+def _read_schedule(camera: _Section) -> ScheduleConfig:
+    section = camera.section("schedule", _SCHEDULE_KEYS)
+    if section is None:
+        return ScheduleConfig()
+    return ScheduleConfig(
+        timelapse_interval=section.get(
+            "timelapse_interval", _number(1, 7 * 86400, zero="no timelapse"), 0.0
+        ),
+        sync_at=_read_times(section, "sync_at"),
+        sync_on_connect=section.get("sync_on_connect", _BOOL, False),
+    )
+
+
+def _read_times(section: _Section, key: str) -> tuple[str, ...]:
+    node = section.value_node(key)
+    if node is None or node.tag == "tag:yaml.org,2002:null":
+        return ()
+    path = _join(section.path, key)
+    reader = _Reader(
+        "str", 'a 24-hour time "HH:MM" (quote it)', lambda v: bool(SYNC_TIME_PATTERN.fullmatch(v))
+    )
+    items: Iterator[tuple[str, yaml.Node]]
+    if isinstance(node, yaml.SequenceNode):
+        items = ((f"{path}[{i}]", item) for i, item in enumerate(node.value))
+    else:
+        items = iter([(path, node)])
+    times = []
+    for item_path, item in items:
+        if isinstance(item, yaml.ScalarNode) and item.tag == "tag:yaml.org,2002:int":
+            # Unquoted 02:00 is YAML 1.1 sexagesimal (120); ask for quotes.
+            section.context.add(
+                item_path, item, f'must be a time like "{item.value}" in quotes; got {item.value}'
+            )
+            continue
+        value = reader.read(section.context, item, item_path)
+        if value is not _INVALID:
+            times.append(value)
+    return tuple(times)
+
+
+def _read_wifi(section: _Section) -> dict[str, Any]:
+    liveview = section.section("liveview", _LIVEVIEW_KEYS)
+    live = LiveViewConfig()
+    if liveview is not None:
+        size_reader = _Reader(
+            "str",
+            f"WIDTHxHEIGHT with 4 digits each, e.g. {', '.join(LIVEVIEW_SIZES)}",
+            lambda v: bool(LIVEVIEW_SIZE_PATTERN.fullmatch(v)),
+        )
+        live = LiveViewConfig(
+            port=liveview.get("port", _integer(0, 65535, "0 (any free port) or a UDP port"), 0),
+            size=liveview.get("size", size_reader, live.size),
+        )
+    return {
+        "host": section.get("host", _HOST, "192.168.0.10"),
+        "port": section.get("port", _PORT, 80),
+        "timeout": section.get("timeout", _number(0.1, 300), 5.0),
+        "liveview": live,
+    }
+
+
+def _read_serial(section: _Section) -> dict[str, Any]:
+    port = section.get(
+        "port",
+        _text("a serial device path (/dev/ttyUSB0) or a pyserial URL (socket://host:port)"),
+    )
+    return {
+        "port": "" if port is _INVALID else port,
+        "speed": section.get("speed", _choice(SERIAL_SPEEDS, "int"), 115200),
+        "model": section.get("model", _Reader("str", "a model name", nullable=True), None),
+    }
