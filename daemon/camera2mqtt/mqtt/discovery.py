@@ -1,0 +1,261 @@
+"""Home Assistant MQTT discovery: one device per camera, its entities declared as data.
+
+We use device-based discovery (one retained ``<prefix>/device/<id>/config`` message per camera
+with ``dev``, ``o`` and ``cmps``), which Home Assistant recommends for devices with several
+entities. :data:`ENTITIES` is the table of entities; :func:`render_device` is the one function
+that turns it into the discovery payload for a camera. An empty retained payload on the same
+topic removes the device (:func:`discovery_topic`).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from camera2mqtt import __version__
+from camera2mqtt.cameras.base import CameraInfo, Capability, Property
+from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics, Topics
+
+__all__ = [
+    "ENTITIES",
+    "ORIGIN_NAME",
+    "SELECT_PROPERTIES",
+    "SUPPORT_URL",
+    "CameraDescription",
+    "EntitySpec",
+    "discovery_payload",
+    "discovery_topic",
+    "render_device",
+]
+
+ORIGIN_NAME = "camera2mqtt"
+SUPPORT_URL = "https://github.com/camera2mqtt/camera2mqtt"
+
+# Camera properties offered as a select entity when the camera lists allowed values for them,
+# with the entity's name. Wi-Fi cameras call the resolution "imagesize"; serial ones "resolution".
+SELECT_PROPERTIES: Mapping[str, str] = {
+    "takemode": "Take mode",
+    "imagesize": "Resolution",
+    "resolution": "Resolution",
+}
+
+_UNSAFE_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+
+@dataclass(frozen=True, slots=True)
+class CameraDescription:
+    """What discovery needs to know of one camera.
+
+    ``info`` and ``properties`` stay empty until the camera has been reached once; the
+    entities that depend on capabilities then appear with the next discovery message.
+    """
+
+    name: str
+    kind: str
+    info: CameraInfo | None = None
+    properties: tuple[Property, ...] = ()
+    allow_power_off: bool = False
+
+    def can(self, capability: Capability) -> bool:
+        return self.info is not None and capability in self.info.capabilities
+
+
+@dataclass(frozen=True, slots=True)
+class _Context:
+    camera: CameraDescription
+    topics: CameraTopics
+    bridge_state: str
+    object_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySpec:
+    """One entity: component id, platform, name, its own config keys, and when it exists.
+
+    ``config`` receives the camera's topics; ``follows_camera`` False keeps the entity
+    available while the camera is away (the connectivity sensor must show "off", not
+    "unavailable").
+    """
+
+    key: str
+    platform: str
+    name: str | None
+    config: Callable[[_Context], dict[str, Any]]
+    when: Callable[[CameraDescription], bool] = lambda camera: True
+    follows_camera: bool = True
+
+
+def _command(action: str, **params: str) -> str:
+    return json.dumps({"action": action, **params}, separators=(",", ":"))
+
+
+def _state_value(key: str) -> str:
+    return f"{{{{ value_json.{key} }}}}"
+
+
+def _button(action: str) -> Callable[[_Context], dict[str, Any]]:
+    return lambda ctx: {"command_topic": ctx.topics.set, "payload_press": _command(action)}
+
+
+def _sensor(key: str, **extra: Any) -> Callable[[_Context], dict[str, Any]]:
+    return lambda ctx: {
+        "state_topic": ctx.topics.state,
+        "value_template": _state_value(key),
+        **extra,
+    }
+
+
+ENTITIES: tuple[EntitySpec, ...] = (
+    EntitySpec(
+        "shoot",
+        "button",
+        "Shoot",
+        _button("shoot"),
+        lambda c: c.info is None or c.can(Capability.SHOOT),
+    ),
+    EntitySpec(
+        "last_photo",
+        "image",
+        "Last photo",
+        lambda ctx: {"image_topic": ctx.topics.last_photo, "content_type": "image/jpeg"},
+        follows_camera=False,
+    ),
+    EntitySpec(
+        "live_view",
+        "camera",
+        "Live view",
+        lambda ctx: {"topic": ctx.topics.snapshot},
+        lambda c: c.can(Capability.SNAPSHOT),
+    ),
+    EntitySpec(
+        "battery",
+        "sensor",
+        "Battery",
+        _sensor(
+            "battery",
+            device_class="battery",
+            unit_of_measurement="%",
+            state_class="measurement",
+            entity_category="diagnostic",
+        ),
+    ),
+    EntitySpec(
+        "frames_left",
+        "sensor",
+        "Frames left",
+        _sensor("frames_left", state_class="measurement", icon="mdi:camera-burst"),
+    ),
+    EntitySpec(
+        "last_photo_time",
+        "sensor",
+        "Last photo time",
+        _sensor("last_photo_time", device_class="timestamp"),
+    ),
+    EntitySpec(
+        "connectivity",
+        "binary_sensor",
+        "Connected",
+        lambda ctx: {
+            "state_topic": ctx.topics.availability,
+            "payload_on": ONLINE,
+            "payload_off": OFFLINE,
+            "device_class": "connectivity",
+            "entity_category": "diagnostic",
+        },
+        follows_camera=False,
+    ),
+    EntitySpec(
+        "set_clock",
+        "button",
+        "Set clock",
+        _button("set_clock"),
+        lambda c: c.can(Capability.SET_CLOCK),
+    ),
+    EntitySpec(
+        "power_off",
+        "button",
+        "Power off",
+        _button("power_off"),
+        lambda c: c.allow_power_off and c.can(Capability.POWER_OFF),
+    ),
+)
+
+
+def _select_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
+    for prop in camera.properties:
+        label = SELECT_PROPERTIES.get(prop.name)
+        if label is None or not prop.writable or not prop.allowed:
+            continue
+        yield EntitySpec(
+            f"select_{prop.name}",
+            "select",
+            label,
+            lambda ctx, prop=prop: {
+                "command_topic": ctx.topics.set,
+                "command_template": (
+                    f'{{"action":"set_property","name":"{prop.name}","value":"{{{{ value }}}}"}}'
+                ),
+                "options": list(prop.allowed),
+                "state_topic": ctx.topics.state,
+                "value_template": f"{{{{ value_json.properties.{prop.name} }}}}",
+                "entity_category": "config",
+            },
+        )
+
+
+def object_id(topics: Topics, camera_name: str) -> str:
+    """The id used in the discovery topic and unique ids: stable per base topic and camera."""
+    return _UNSAFE_ID_CHARS.sub("_", f"{topics.base}_{camera_name}")
+
+
+def discovery_topic(topics: Topics, camera_name: str) -> str:
+    return f"{topics.discovery_prefix}/device/{object_id(topics, camera_name)}/config"
+
+
+def render_device(camera: CameraDescription, topics: Topics) -> dict[str, Any]:
+    """The device discovery payload (as a dict) for one camera."""
+    ctx = _Context(
+        camera=camera,
+        topics=topics.camera(camera.name),
+        bridge_state=topics.bridge_state,
+        object_id=object_id(topics, camera.name),
+    )
+    bridge_only = [{"topic": ctx.bridge_state}]
+    with_camera = [*bridge_only, {"topic": ctx.topics.availability}]
+    components: dict[str, dict[str, Any]] = {}
+    for spec in (*ENTITIES, *_select_entities(camera)):
+        if not spec.when(camera):
+            continue
+        components[spec.key] = {
+            "platform": spec.platform,
+            "name": spec.name,
+            "unique_id": f"{ctx.object_id}_{spec.key}",
+            "default_entity_id": f"{spec.platform}.{ctx.object_id}_{spec.key}".lower(),
+            "availability": with_camera if spec.follows_camera else bridge_only,
+            "availability_mode": "all",
+            **spec.config(ctx),
+        }
+    info = camera.info
+    device: dict[str, Any] = {
+        "identifiers": [ctx.object_id],
+        "name": camera.name,
+        "manufacturer": (info.manufacturer if info and info.manufacturer else "Olympus"),
+        "model": info.model if info else f"{camera.kind} camera",
+    }
+    if info and info.firmware:
+        device["sw_version"] = info.firmware
+    if info and info.serial_number:
+        device["serial_number"] = info.serial_number
+    return {
+        "device": device,
+        "origin": {"name": ORIGIN_NAME, "sw_version": __version__, "support_url": SUPPORT_URL},
+        "components": components,
+        "qos": 1,
+    }
+
+
+def discovery_payload(camera: CameraDescription, topics: Topics) -> bytes:
+    return json.dumps(render_device(camera, topics), separators=(",", ":")).encode("utf-8")
