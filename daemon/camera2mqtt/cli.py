@@ -24,7 +24,7 @@ EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 # Modules with a register(commands, simulators) function, in the order of `--help`.
-COMMAND_MODULES = ()
+COMMAND_MODULES = ("camera2mqtt.config_cli",)
 
 log = logging.getLogger(__name__)
 
