@@ -34,10 +34,10 @@ def check_config(args: argparse.Namespace) -> int:
     try:
         config = load_config(args.file)
     except ConfigError as error:
-        print(f"camera2mqtt: {error}", file=sys.stderr)
+        sys.stderr.write(f"camera2mqtt: {error}\n")
         return EX_CONFIG
     camera_count = len(config.cameras)
-    print(f"ok: {args.file}: {camera_count} camera{'s' if camera_count != 1 else ''}")
+    sys.stdout.write(f"ok: {args.file}: {camera_count} camera{'s' if camera_count != 1 else ''}\n")
     if not args.quiet:
-        print(yaml.safe_dump(redacted(config), sort_keys=False, default_flow_style=False), end="")
+        sys.stdout.write(yaml.safe_dump(redacted(config), sort_keys=False))
     return 0
