@@ -1,0 +1,105 @@
+"""The daemon rides out a broker restart and cameras that come and go, without being restarted."""
+
+from __future__ import annotations
+
+import time
+
+from tests.daemon.conftest import READY_TIMEOUT, Stack
+from tests.daemon.mqtt_probe import MqttProbe
+
+# Acceptance: bridge state, availability, discovery and camera state are back on the broker
+# within this long after the broker answers again.
+REPUBLISH_WITHIN = 5.0
+BROKER_DOWN_FOR = 1.0
+AVAILABILITY_TIMEOUT = 30.0
+
+
+def test_broker_restart_brings_everything_back_without_restarting_the_daemon(stack: Stack) -> None:
+    stack.probe.wait_for(
+        lambda m: m.topic.startswith(f"{stack.prefix}/") and m.payload,
+        timeout=READY_TIMEOUT,
+        what="discovery before the restart",
+    )
+    stack.probe.stop()
+    stack.broker.kill()
+    time.sleep(BROKER_DOWN_FOR)  # the outage itself: nothing to wait for
+    stack.broker.start()
+
+    # A fresh subscriber sees only what the daemon published since (persistence is off).
+    with MqttProbe(
+        "127.0.0.1", stack.broker.port, (f"{stack.base}/#", f"{stack.prefix}/#")
+    ) as probe:
+        expected = {
+            f"{stack.base}/bridge/state": lambda m: m.text() == "online",
+            stack.topic("wifi", "availability"): lambda m: m.text() == "online",
+            stack.topic("serial", "availability"): lambda m: m.text() == "online",
+            stack.topic("wifi", "state"): lambda m: isinstance(m.json(), dict),
+            stack.topic("serial", "state"): lambda m: isinstance(m.json(), dict),
+        }
+        for topic, check in expected.items():
+            probe.wait_for(
+                lambda m, topic=topic, check=check: m.topic == topic and check(m),
+                timeout=REPUBLISH_WITHIN,
+                what=f"{topic} after the broker restart",
+            )
+        probe.wait_for(
+            lambda m: m.topic.startswith(f"{stack.prefix}/") and m.payload,
+            timeout=REPUBLISH_WITHIN,
+            what="discovery after the broker restart",
+        )
+        reply = probe.request(
+            stack.base, "wifi", {"action": "get_property", "name": "isospeedvalue"}
+        )
+        assert reply["status"] == "ok", reply
+
+
+def test_a_camera_that_goes_away_and_comes_back_flips_availability(stack: Stack) -> None:
+    from camera2mqtt.sim.wifi import WifiSimulator
+
+    port = stack.wifi.port
+    availability = stack.topic("wifi", "availability")
+    since = stack.probe.mark()
+    stack.wifi.stop()
+    stack.probe.wait_for(
+        lambda m: m.topic == availability and m.text() == "offline",
+        timeout=AVAILABILITY_TIMEOUT,
+        since=since,
+        what="wifi availability offline",
+    )
+    since = stack.probe.mark()
+    revived = WifiSimulator("e-m1-iii", port=port)
+    revived.start()
+    try:
+        stack.probe.wait_for(
+            lambda m: m.topic == availability and m.text() == "online",
+            timeout=AVAILABILITY_TIMEOUT,
+            since=since,
+            what="wifi availability online again",
+        )
+        reply = stack.probe.request(stack.base, "wifi", {"action": "shoot"}, timeout=45)
+        assert reply["status"] == "ok", reply
+        assert revived.state.files
+    finally:
+        revived.stop()
+
+
+def test_a_serial_camera_that_stops_answering_and_comes_back_flips_availability(
+    stack: Stack,
+) -> None:
+    availability = stack.topic("serial", "availability")
+    since = stack.probe.mark()
+    stack.serial.faults.missing_reply = 10_000
+    stack.probe.wait_for(
+        lambda m: m.topic == availability and m.text() == "offline",
+        timeout=AVAILABILITY_TIMEOUT,
+        since=since,
+        what="serial availability offline",
+    )
+    since = stack.probe.mark()
+    stack.serial.faults.missing_reply = 0
+    stack.probe.wait_for(
+        lambda m: m.topic == availability and m.text() == "online",
+        timeout=AVAILABILITY_TIMEOUT,
+        since=since,
+        what="serial availability online again",
+    )
