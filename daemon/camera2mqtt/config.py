@@ -824,7 +824,7 @@ def _read_camera_common(
     download_dir = _path_value(context, section, "download_dir", photos_dir / name)
     return {
         "name": name,
-        "poll_interval": section.get("poll_interval", _number(1, 86400), 30.0),
+        "poll_interval": section.get("poll_interval", _number(0.1, 86400), 30.0),
         "snapshot": _read_snapshot(section, mqtt),
         "allow": _read_allow(section),
         "schedule": _read_schedule(section),
@@ -840,7 +840,7 @@ def _read_snapshot(camera: _Section, mqtt: MqttConfig) -> SnapshotConfig:
     limit = min(SNAPSHOT_MAX_BYTES_LIMIT, mqtt.max_payload_bytes)
     return SnapshotConfig(
         interval=section.get(
-            "interval", _number(0.5, 86400, zero="only on request"), defaults.interval
+            "interval", _number(0.2, 86400, zero="only on request"), defaults.interval
         ),
         size=section.get("size", _integer(16, 4096, "pixels"), defaults.size),
         max_bytes=section.get(
