@@ -1,0 +1,665 @@
+"""The Olympus Wi-Fi (OI.Share) camera driver.
+
+The driver owns the camera's mode (``play``, ``rec``, ``shutter``): each operation names the
+mode it needs in :data:`OPERATION_MODES`, the driver remembers the mode it last set and
+switches only when needed. Every command is checked against the camera's own command list
+before it is sent. Cameras without a ``shutter`` mode (E-M10 Mark IV) shoot in ``rec`` with
+live view running, through ``exec_takemotion com=starttake``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from xml.sax.saxutils import escape
+
+from camera2mqtt.cameras.base import (
+    Camera,
+    CameraError,
+    CameraInfo,
+    CameraStatus,
+    Capability,
+    CommandRejected,
+    ImageRef,
+    InvalidCommand,
+    ProgressCallback,
+    Property,
+    ProtocolError,
+    RawReply,
+    TransferError,
+    UnsafeFilename,
+    Unsupported,
+    WrongMode,
+)
+from camera2mqtt.cameras.wifi.client import (
+    DEFAULT_HOST,
+    DEFAULT_PORT,
+    HttpReply,
+    WifiClient,
+)
+from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist, parse_xml
+from camera2mqtt.cameras.wifi.imglist import parse_imglist
+from camera2mqtt.files import write_atomically
+
+__all__ = ["OPERATION_MODES", "WifiCamera"]
+
+log = logging.getLogger(__name__)
+
+PLAY, REC, SHUTTER = "play", "rec", "shutter"
+
+# The mode each operation needs (a command in another mode fails with 520/1001).
+OPERATION_MODES: Mapping[str, str] = {
+    "properties": REC,
+    "shutter_release": SHUTTER,
+    "takemotion_release": REC,
+    "liveview": REC,
+    "list": PLAY,
+    "download": PLAY,
+    "thumbnail": PLAY,
+    "resize": PLAY,
+    "erase": PLAY,
+    "clock": PLAY,
+}
+
+IMAGE_ROOT = "/DCIM"
+MAX_FOLDER_DEPTH = 8
+STATUS_TIMEOUT = 2.0  # seconds, connect and read, for the presence poll
+SHUTTER_HOLD = 0.5  # seconds between pressing and releasing the shutter (as OI.Share does)
+NEW_FILE_WAIT = 10.0  # seconds to wait for a shot to appear on the card
+NEW_FILE_POLL = 0.5
+PREFERRED_LIVEVIEW_SIZE = "0640x0480"
+DESCLIST = "desclist"
+
+# Which commands the driver needs for each capability; RAW is always there.
+CAPABILITY_COMMANDS: Mapping[Capability, tuple[str, ...]] = {
+    Capability.LIST: ("get_imglist",),
+    Capability.DOWNLOAD: ("get_imglist",),
+    Capability.THUMBNAIL: ("get_imglist", "get_thumbnail"),
+    Capability.SET_CLOCK: ("set_utctimediff",),
+    Capability.POWER_OFF: ("exec_pwoff",),
+    Capability.PROPERTIES: ("get_camprop",),
+    Capability.ERASE: ("exec_erase",),
+}
+
+# Commands whose repetition changes nothing, so a lost reply may be retried.
+_IDEMPOTENT_PREFIXES = ("get_", "check_")
+_IDEMPOTENT_COMMANDS = frozenset({"switch_cammode"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Desc:
+    value: str
+    allowed: tuple[str, ...]
+    writable: bool
+
+
+class WifiCamera(Camera):
+    """An Olympus/OM System camera over Wi-Fi (OI.Share protocol)."""
+
+    kind = "wifi"
+
+    def __init__(
+        self,
+        host: str = DEFAULT_HOST,
+        port: int = DEFAULT_PORT,
+        *,
+        timeout: float = 5.0,
+        liveview_port: int = 0,
+        liveview_size: str | None = None,
+        status_timeout: float = STATUS_TIMEOUT,
+        shutter_hold: float = SHUTTER_HOLD,
+        new_file_wait: float = NEW_FILE_WAIT,
+    ) -> None:
+        self.host = host
+        self.port = port
+        self.timeout = timeout
+        self.liveview_port = liveview_port
+        self.liveview_size = liveview_size
+        self.status_timeout = status_timeout
+        self.shutter_hold = shutter_hold
+        self.new_file_wait = new_file_wait
+        self._client = WifiClient(host, port, timeout=timeout)
+        self._commands: CommandList | None = None
+        self._mode: str | None = None
+        self._lvqty: str | None = None
+        self._liveview: tuple[int, str | None] | None = None  # (port, size) while running
+        self._desc: dict[str, _Desc] | None = None
+
+    @classmethod
+    def from_config(cls, cfg: Any) -> WifiCamera:
+        return cls(
+            cfg.host,
+            cfg.port,
+            timeout=cfg.timeout,
+            liveview_port=cfg.liveview.port,
+            liveview_size=cfg.liveview.size,
+        )
+
+    def __repr__(self) -> str:
+        return f"WifiCamera({self._client.base_url!r})"
+
+    # -- life cycle -----------------------------------------------------------------------
+
+    def connect(self) -> CameraInfo:
+        reply = self._client.command("get_commandlist", idempotent=True)
+        self._commands = parse_commandlist(reply.body)
+        details = self._caminfo()
+        model = details.get("model", "")
+        capabilities = {Capability.RAW}
+        for capability, needed in CAPABILITY_COMMANDS.items():
+            if all(name in self._commands for name in needed):
+                capabilities.add(capability)
+        if self._shoot_method() is not None:
+            capabilities.add(Capability.SHOOT)
+        if self._commands.oitrackversion:
+            details["oitrackversion"] = self._commands.oitrackversion
+        self._info = CameraInfo(
+            model=model,
+            manufacturer="OM Digital Solutions / Olympus",
+            firmware=self._commands.version,
+            capabilities=frozenset(capabilities),
+            details=details,
+        )
+        log.info("Connected to %s (version %s)", model, self._commands.version)
+        return self._info
+
+    def close(self) -> None:
+        self._client.close()
+
+    @property
+    def commands(self) -> CommandList:
+        """The camera's command list (after :meth:`connect`)."""
+        if self._commands is None:
+            raise CameraError("The camera is not connected yet; call connect() first.")
+        return self._commands
+
+    @property
+    def mode(self) -> str | None:
+        """The mode the driver last put the camera in (None: not known)."""
+        return self._mode
+
+    def modes(self) -> tuple[str, ...]:
+        return self.commands.values("switch_cammode", "mode")
+
+    def liveview_sizes(self) -> tuple[str, ...]:
+        """The ``lvqty`` sizes the camera offers in rec mode, e.g. ``0640x0480``."""
+        return self.commands.values("switch_cammode", "lvqty", after=(("mode", REC),))
+
+    def resize_sizes(self) -> tuple[str, ...]:
+        """The sizes :meth:`resized_image` accepts, from the command list."""
+        return self.commands.values("get_resizeimg", "size", after=(("DIR", IMAGE_ROOT),))
+
+    # -- status ---------------------------------------------------------------------------
+
+    def status(self) -> CameraStatus:
+        """One short request: ``get_unusedcapacity`` if listed, else ``get_connectmode``.
+
+        Works before :meth:`connect` too (then it asks ``get_caminfo`` for the model).
+        Raises :class:`CameraUnreachable` when the camera does not answer within
+        ``status_timeout``.
+        """
+        details: dict[str, str] = {}
+        if self._commands is None:
+            reply = self._quick("get_caminfo")
+            details.update(_leaf_texts(parse_xml(reply.body, "get_caminfo")))
+            return CameraStatus(mode=self._mode, details=details)
+        details["model"] = self.info.model
+        if "get_unusedcapacity" in self._commands:
+            try:
+                reply = self._quick("get_unusedcapacity")
+            except WrongMode:
+                pass
+            else:
+                capacity = _first_number(reply.body)
+                if capacity is not None:
+                    details["unused_capacity"] = capacity
+        else:
+            probe = "get_connectmode" if "get_connectmode" in self._commands else "get_caminfo"
+            self._quick(probe)
+        return CameraStatus(mode=self._mode, details=details)
+
+    def _quick(self, command: str) -> HttpReply:
+        return self._client.command(
+            command,
+            timeout=self.status_timeout,
+            connect_timeout=self.status_timeout,
+            idempotent=False,
+        )
+
+    # -- shooting -------------------------------------------------------------------------
+
+    def shoot(self) -> list[ImageRef]:
+        self.require(Capability.SHOOT)
+        before = {ref.path for ref in self.list_images()}
+        if self._shoot_method() == "shutter":
+            self._shutter_release()
+        else:
+            self._takemotion_release()
+        deadline = time.monotonic() + self.new_file_wait
+        while True:
+            new = [ref for ref in self.list_images() if ref.path not in before]
+            if new or time.monotonic() >= deadline:
+                break
+            time.sleep(NEW_FILE_POLL)
+        if not new:
+            raise CommandRejected(
+                f"The camera accepted the shot but no new file appeared within "
+                f"{self.new_file_wait:g} s; check that a card is inserted and has space."
+            )
+        return new
+
+    def _shoot_method(self) -> str | None:
+        commands = self.commands
+        if SHUTTER in self.modes() and commands.allows("exec_shutter", (("com", "1st2ndpush"),)):
+            return "shutter"
+        if commands.allows("exec_takemotion", (("com", "starttake"),)) and commands.allows(
+            "exec_takemisc", (("com", "startliveview"),)
+        ):
+            return "takemotion"
+        return None
+
+    def _shutter_release(self) -> None:
+        with self._operation(OPERATION_MODES["shutter_release"]):
+            self._send("exec_shutter", [("com", "1st2ndpush")])
+            time.sleep(self.shutter_hold)
+            self._send("exec_shutter", [("com", "2nd1strelease")])
+
+    def _takemotion_release(self) -> None:
+        """Rec mode + live view + ``starttake`` (cameras without a shutter mode)."""
+        if self._liveview is not None:
+            with self._operation(OPERATION_MODES["takemotion_release"]):
+                reply = self._send("exec_takemotion", [("com", "starttake")])
+            _check_take(reply)
+            return
+        # Live view must run for starttake; it needs a UDP port to send to, which we open
+        # and drop again (nobody reads the frames).
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            sink.bind(("", self.liveview_port))
+            port = sink.getsockname()[1]
+            self.start_liveview(port)
+            try:
+                reply = self._send("exec_takemotion", [("com", "starttake")])
+            finally:
+                self.stop_liveview()
+        _check_take(reply)
+
+    # -- live view ------------------------------------------------------------------------
+
+    def start_liveview(self, port: int, size: str | None = None) -> None:
+        """Rec mode at ``size`` (through play when the size changes), then stream to ``port``."""
+        if not self.commands.allows("exec_takemisc", (("com", "startliveview"),)):
+            raise Unsupported("live view", self._model())
+        size = self._liveview_size(size)
+        if self._liveview == (port, size) and self._mode == REC:
+            return
+        if self._liveview is not None:
+            self.stop_liveview()
+        self._switch(REC, lvqty=size)
+        self._send("exec_takemisc", [("com", "startliveview"), ("port", str(port))])
+        self._liveview = (port, size)
+
+    def stop_liveview(self) -> None:
+        """Stop the stream; the camera stays in rec mode."""
+        if self._liveview is None:
+            return
+        self._liveview = None
+        if self._mode == REC:
+            self._send("exec_takemisc", [("com", "stopliveview")])
+
+    def _liveview_size(self, size: str | None) -> str | None:
+        sizes = self.liveview_sizes()
+        if size is None:
+            size = self.liveview_size
+        if size is None:
+            if not sizes:
+                return None
+            return PREFERRED_LIVEVIEW_SIZE if PREFERRED_LIVEVIEW_SIZE in sizes else sizes[0]
+        if size not in sizes:
+            raise InvalidCommand(
+                f"live view size {size!r} is not offered by this camera; supported: "
+                f"{', '.join(sizes) or 'none'}.",
+                valid=sizes,
+            )
+        return size
+
+    # -- files ----------------------------------------------------------------------------
+
+    def list_images(self) -> list[ImageRef]:
+        self.require(Capability.LIST)
+        refs: list[ImageRef] = []
+        with self._operation(OPERATION_MODES["list"]):
+            self._walk(IMAGE_ROOT, refs, depth=0)
+        refs.sort(key=lambda ref: ref.path)
+        return refs
+
+    def _walk(self, folder: str, refs: list[ImageRef], depth: int) -> None:
+        reply = self._send("get_imglist", [("DIR", folder)], allow_404=True)
+        if reply.status == 404:  # the camera's answer for an empty folder
+            return
+        for entry in parse_imglist(reply.body):
+            if entry.is_skipped:
+                continue
+            if entry.is_directory:
+                if depth < MAX_FOLDER_DEPTH and entry.name not in {".", ".."}:
+                    self._walk(entry.path, refs, depth + 1)
+                continue
+            refs.append(ImageRef(path=entry.path, size=entry.size, timestamp=entry.timestamp))
+
+    def download(
+        self,
+        ref: ImageRef,
+        dest_dir: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        """Stream ``ref`` into ``dest_dir`` through a temp file; size checked, mtime set."""
+        self.require(Capability.DOWNLOAD)
+        path = _camera_path(ref.path)
+        with self._operation(OPERATION_MODES["download"]), self._client.stream(path) as stream:
+            if stream.size is not None and stream.size != ref.size:
+                raise TransferError(
+                    f"{ref.name}: the camera announces {stream.size} bytes but listed "
+                    f"{ref.size}; list the images again and retry."
+                )
+            return write_atomically(
+                Path(dest_dir),
+                ref.name,
+                stream.chunks,
+                expected_size=ref.size,
+                mtime=ref.timestamp,
+                progress=progress,
+                cancel=cancel,
+            )
+
+    def thumbnail(self, ref: ImageRef) -> bytes:
+        self.require(Capability.THUMBNAIL)
+        with self._operation(OPERATION_MODES["thumbnail"]):
+            return self._send("get_thumbnail", [("DIR", _camera_path(ref.path))]).body
+
+    def resized_image(self, ref: ImageRef, size: int | str) -> bytes:
+        """A JPEG of ``ref`` scaled by the camera; ``size`` is one of :meth:`resize_sizes`."""
+        if "get_resizeimg" not in self.commands:
+            raise Unsupported("resized images", self._model())
+        with self._operation(OPERATION_MODES["resize"]):
+            args = [("DIR", _camera_path(ref.path)), ("size", str(size))]
+            return self._send("get_resizeimg", args).body
+
+    def erase(self, ref: ImageRef) -> None:
+        self.require(Capability.ERASE)
+        with self._operation(OPERATION_MODES["erase"]):
+            self._send("exec_erase", [("DIR", _camera_path(ref.path))])
+
+    # -- clock and power ------------------------------------------------------------------
+
+    def set_clock(self, when: datetime | None = None) -> None:
+        """Set the camera to ``when`` (naive = local time; default now) with its UTC offset."""
+        self.require(Capability.SET_CLOCK)
+        local = (when or datetime.now()).astimezone()
+        utc = local.astimezone(UTC)
+        args = [("utctime", utc.strftime("%Y%m%dT%H%M%S")), ("diff", local.strftime("%z"))]
+        with self._operation(OPERATION_MODES["clock"]):
+            self._send("set_utctimediff", args)
+
+    def power_off(self, *, keep_bluetooth: bool = False) -> None:
+        """``exec_pwoff`` (HTTP 202 is success); ``keep_bluetooth`` adds ``mode=withble``."""
+        self.require(Capability.POWER_OFF)
+        args = [("mode", "withble")] if keep_bluetooth else []
+        self._send("exec_pwoff", args)
+        self._mode = None
+        self._liveview = None
+
+    # -- properties -----------------------------------------------------------------------
+
+    def properties(self) -> list[Property]:
+        self.require(Capability.PROPERTIES)
+        desc = self._descriptions(refresh=True)
+        return [Property(name, d.value, d.allowed, d.writable) for name, d in desc.items()]
+
+    def get_property(self, name: str) -> Property:
+        self.require(Capability.PROPERTIES)
+        gettable = self.commands.values("get_camprop", "propname", after=(("com", "get"),))
+        desc = self._descriptions()
+        if name in gettable:
+            with self._operation(OPERATION_MODES["properties"]):
+                reply = self._send("get_camprop", [("com", "get"), ("propname", name)])
+            value = (parse_xml(reply.body, "get_camprop").findtext(".//value") or "").strip()
+        elif name in desc:
+            value = desc[name].value
+        else:
+            valid = tuple(dict.fromkeys((*gettable, *desc)))
+            raise InvalidCommand(
+                f"property {name!r} is not offered by this camera; supported: {', '.join(valid)}.",
+                valid=valid,
+            )
+        known = desc.get(name)
+        return Property(
+            name,
+            value,
+            known.allowed if known else (),
+            known.writable if known else False,
+        )
+
+    def set_property(self, name: str, value: str) -> None:
+        self.require(Capability.PROPERTIES)
+        args = [("com", "set"), ("propname", name)]
+        self.commands.validate("set_camprop", args)
+        desc = self._descriptions()
+        known = desc.get(name)
+        if known is not None and not known.writable:
+            raise InvalidCommand(f"property {name!r} is read-only on this camera.")
+        if known is not None and known.allowed and value not in known.allowed:
+            valid = known.allowed
+            raise InvalidCommand(
+                f"{value!r} is not an allowed value of {name}; supported: {', '.join(valid)}.",
+                valid=valid,
+            )
+        body = f'<?xml version="1.0"?><set><value>{escape(value)}</value></set>'.encode()
+        with self._operation(OPERATION_MODES["properties"]):
+            self._send("set_camprop", args, body=body)
+        if self._desc is not None and known is not None:
+            self._desc[name] = _Desc(value, known.allowed, known.writable)
+
+    def _descriptions(self, *, refresh: bool = False) -> dict[str, _Desc]:
+        if self._desc is not None and not refresh:
+            return self._desc
+        args = [("com", "desc"), ("propname", DESCLIST)]
+        if not self.commands.allows("get_camprop", args):
+            self._desc = {}
+            return self._desc
+        with self._operation(OPERATION_MODES["properties"]):
+            reply = self._send("get_camprop", args)
+        root = parse_xml(reply.body, "get_camprop desclist")
+        desc: dict[str, _Desc] = {}
+        for element in root.iter("desc"):
+            name = (element.findtext("propname") or "").strip()
+            if not name:
+                continue
+            desc[name] = _Desc(
+                value=(element.findtext("value") or "").strip(),
+                allowed=tuple((element.findtext("enum") or "").split()),
+                writable=(element.findtext("attribute") or "").strip() == "getset",
+            )
+        self._desc = desc
+        return desc
+
+    # -- raw ------------------------------------------------------------------------------
+
+    def raw(
+        self,
+        command: str,
+        args: Mapping[str, str] | Sequence[tuple[str, str]] | None = None,
+        *,
+        body: bytes | None = None,
+    ) -> RawReply:
+        """Send any listed command as it is (no mode switch); the mode is tracked."""
+        pairs = list(args.items()) if isinstance(args, Mapping) else list(args or ())
+        spec = self.commands.validate(command, pairs)
+        if spec.method == "post" and body is None:
+            raise InvalidCommand(f"{command} is a POST command and needs a request body.")
+        try:
+            reply = self._send(
+                command, pairs, body=body if spec.method == "post" else None, recover=False
+            )
+        except WrongMode as error:
+            raise WrongMode(
+                f"{error} Switch first, e.g. 'switch_cammode mode=rec'; modes: "
+                f"{', '.join(self.modes())}."
+            ) from None
+        self._track(command, dict(pairs))
+        return RawReply(reply.content_type, reply.body)
+
+    def _track(self, command: str, args: Mapping[str, str]) -> None:
+        """Keep the remembered mode right after a raw command changed it."""
+        if command == "switch_cammode":
+            self._mode = args.get("mode")
+            self._lvqty = args.get("lvqty")
+            self._liveview = None
+        elif command == "exec_pwoff":
+            self._mode = None
+            self._liveview = None
+        elif command == "exec_takemisc" and args.get("com") == "startliveview":
+            self._liveview = (int(args.get("port", "0") or 0), self._lvqty)
+        elif command == "exec_takemisc" and args.get("com") == "stopliveview":
+            self._liveview = None
+
+    # -- modes and sending ----------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _operation(self, mode: str) -> Iterator[None]:
+        """Run an operation in ``mode``; restart live view afterwards if it had to stop."""
+        resume = self._liveview if mode != REC else None
+        self._switch(mode)
+        try:
+            yield
+        finally:
+            if resume is not None and self._liveview is None:
+                try:
+                    self.start_liveview(*resume)
+                except CameraError as error:
+                    log.warning("Could not restart live view after %s mode: %s", mode, error)
+
+    def _switch(self, mode: str, *, lvqty: str | None = None) -> None:
+        if mode not in self.modes():
+            raise Unsupported(f"{mode} mode", self._model())
+        if self._mode == mode and (lvqty is None or lvqty == self._lvqty):
+            return
+        if mode == REC and lvqty is not None and self._mode in (REC, None):
+            # A different live-view size only takes effect when entering rec from play.
+            self._switch(PLAY)
+        args = [("mode", mode)]
+        if (
+            lvqty is not None
+            and mode in (REC, SHUTTER)
+            and self.commands.allows("switch_cammode", [*args, ("lvqty", lvqty)])
+        ):
+            args.append(("lvqty", lvqty))
+        self._mode = None  # unknown until the camera confirms
+        self._liveview = None
+        self._send("switch_cammode", args)
+        self._mode = mode
+        self._lvqty = args[1][1] if len(args) > 1 else None
+        log.debug("Camera now in %s mode", mode)
+
+    def _send(
+        self,
+        command: str,
+        args: Sequence[tuple[str, str]] = (),
+        *,
+        body: bytes | None = None,
+        allow_404: bool = False,
+        recover: bool = True,
+    ) -> HttpReply:
+        """Validate and send; after a wrong-mode refusal, switch once and try again."""
+        spec = self.commands.validate(command, args)
+        idempotent = command in _IDEMPOTENT_COMMANDS or command.startswith(_IDEMPOTENT_PREFIXES)
+
+        def send() -> HttpReply:
+            return self._client.command(
+                command,
+                args,
+                method=spec.method,
+                body=body,
+                idempotent=idempotent and body is None,
+                allow_404=allow_404,
+            )
+
+        try:
+            return send()
+        except WrongMode:
+            wanted = self._mode
+            if not recover or command == "switch_cammode" or wanted is None:
+                raise
+        # The mode changed behind our back (a button on the camera): switch again, once.
+        log.info("Camera left %s mode on its own; switching back", wanted)
+        self._mode = None
+        self._switch(wanted, lvqty=self._lvqty if wanted == REC else None)
+        try:
+            return send()
+        except WrongMode:
+            raise WrongMode(
+                f"The camera refused {command} in {wanted} mode (HTTP 520, errorcode 1001); "
+                "it may need another mode on this model.",
+                mode=wanted,
+            ) from None
+
+    def _caminfo(self) -> dict[str, str]:
+        if "get_caminfo" not in self.commands:
+            return {}
+        reply = self._client.command("get_caminfo", idempotent=True)
+        return _leaf_texts(parse_xml(reply.body, "get_caminfo"))
+
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+
+
+def _camera_path(path: str) -> str:
+    """A card path that is safe to put in a URL and whose name is safe on disk."""
+    if (
+        not path.startswith("/")
+        or "\x00" in path
+        or "\\" in path
+        or any(part in {"..", "."} for part in path.split("/"))
+        or not PurePosixPath(path).name
+    ):
+        raise UnsafeFilename(f"Refusing the camera path {path!r}: it is not a plain card path.")
+    return path
+
+
+def _leaf_texts(root: Any) -> dict[str, str]:
+    """Every leaf element's text, first occurrence wins (flat and nested caminfo alike)."""
+    texts: dict[str, str] = {}
+    for element in root.iter():
+        if len(element) == 0 and element.text and element.text.strip():
+            texts.setdefault(element.tag, element.text.strip())
+    return texts
+
+
+def _first_number(body: bytes) -> str | None:
+    try:
+        root = parse_xml(body, "reply")
+    except ProtocolError:
+        text = body.decode("ascii", errors="replace").strip()
+        return text if text.isdigit() else None
+    for text in _leaf_texts(root).values():
+        if text.isdigit():
+            return text
+    return None
+
+
+def _check_take(reply: HttpReply) -> None:
+    try:
+        take = parse_xml(reply.body, "exec_takemotion").findtext(".//take")
+    except ProtocolError:
+        return
+    if take is not None and take.strip().lower() not in {"ok", ""}:
+        raise CommandRejected(f"The camera did not take the picture (take={take.strip()}).")
