@@ -1,0 +1,587 @@
+"""Live view: RTP packets over UDP -> whole JPEG frames -> the latest good frame.
+
+Three layers: :class:`FrameAssembler` (datagrams in, verified frames out, no I/O),
+:func:`pump` (the receive loop on a socket) and :class:`LiveView` (the session: binds the
+UDP port, asks the camera to stream to it, keeps the latest frame, stops cleanly).
+
+A frame is only ever emitted whole: every packet from the X=1 first packet to the M=1 last
+one present exactly once, the JPEG starting FFD8 and ending FFD9, and its length equal to
+the frame-size TLV when the camera sends one. Packets that merely arrive out of order are
+put back in order; a frame with a missing or damaged packet is dropped and counted.
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import logging
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from camera2mqtt.cameras.base import CameraError, CameraTimeout
+from camera2mqtt.cameras.wifi.rtp import (
+    SEQUENCE_MODULO,
+    FrameInfo,
+    MalformedPacket,
+    decode_frame_info,
+    parse_packet,
+)
+
+__all__ = [
+    "DEFAULT_FIRST_FRAME_TIMEOUT",
+    "Frame",
+    "FrameAssembler",
+    "LiveView",
+    "LiveViewControl",
+    "LiveViewCounters",
+    "pump",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_FIRST_FRAME_TIMEOUT = 5.0
+RECEIVE_BUFFER_BYTES = 4 << 20
+"""SO_RCVBUF asked for (Linux caps it at net.core.rmem_max and doubles it)."""
+MAX_DATAGRAM = 65536
+POLL_INTERVAL = 0.2
+"""How often the receive loop looks at the stop flag while no datagram arrives."""
+STOP_JOIN_TIMEOUT = 2.0
+MAX_PENDING_FRAMES = 3
+"""Incomplete frames kept at once while their late packets may still come."""
+SEQUENCE_WINDOW = 2048
+"""How far back (in packets) duplicates are recognised; older packets count as late."""
+SSRC_SWITCH_PACKETS = 64
+"""Packets in a row from another source after which the receiver follows the new stream."""
+FRAME_QUEUE = 16
+"""Frames kept for a slow :meth:`LiveView.frames` reader before the oldest are skipped."""
+
+JPEG_START = b"\xff\xd8"
+JPEG_END = b"\xff\xd9"
+_HALF = SEQUENCE_MODULO // 2
+_TIMESTAMP_MASK = 0xFFFFFFFF
+
+
+@dataclass(frozen=True, slots=True)
+class Frame:
+    """One verified live-view JPEG. ``timestamp`` is the camera's frame counter."""
+
+    jpeg: bytes
+    timestamp: int
+    info: FrameInfo
+    received_at: float
+    """``time.monotonic()`` when the last packet arrived."""
+
+
+@dataclass(frozen=True, slots=True)
+class LiveViewCounters:
+    """What the receiver saw so far."""
+
+    frames_ok: int = 0
+    frames_dropped: int = 0
+    """Frames given up: a packet missing, damaged, or the JPEG failing its checks."""
+    frames_invalid: int = 0
+    """Of the dropped, those whose packets were all there but the JPEG failed a check."""
+    frames_skipped: int = 0
+    """Good frames a slow :meth:`LiveView.frames` reader never saw."""
+    datagrams: int = 0
+    malformed: int = 0
+    packets_lost: int = 0
+    reordered: int = 0
+    duplicates: int = 0
+    late: int = 0
+    foreign: int = 0
+    """Packets from another RTP source (SSRC) than the stream being followed."""
+
+    def summary(self) -> str:
+        return ", ".join(f"{name.replace('_', ' ')} {getattr(self, name)}" for name in _COUNTERS)
+
+
+_COUNTERS = tuple(LiveViewCounters.__dataclass_fields__)
+
+
+@dataclass(slots=True)
+class _PendingFrame:
+    timestamp: int
+    parts: dict[int, memoryview] = field(default_factory=dict)
+    first: int | None = None
+    last: int | None = None
+    extension: memoryview | None = None
+    damaged: bool = False
+
+
+class FrameAssembler:
+    """Turns live-view datagrams into verified JPEG frames; never raises on bad input.
+
+    Not thread-safe: one receive loop feeds it. Counters are plain attributes, read with
+    :meth:`counters`.
+    """
+
+    def __init__(self) -> None:
+        self.frames_ok = 0
+        self.frames_dropped = 0
+        self.frames_invalid = 0
+        self.datagrams = 0
+        self.malformed = 0
+        self.reordered = 0
+        self.duplicates = 0
+        self.late = 0
+        self.foreign = 0
+        self._unique = 0
+        self._ssrc: int | None = None
+        self._other_ssrc: int | None = None
+        self._other_count = 0
+        self._base: int = 0  # extended sequence numbers: 16-bit seq plus wrap count
+        self._highest: int = -1
+        self._seen: set[int] = set()
+        self._pending: dict[int, _PendingFrame] = {}
+        self._finished: collections.deque[int] = collections.deque(maxlen=MAX_PENDING_FRAMES * 4)
+        self._finished_set: set[int] = set()
+
+    # -- counters ------------------------------------------------------------------------------
+
+    @property
+    def packets_lost(self) -> int:
+        if self._highest < 0:
+            return 0
+        return max(0, self._highest - self._base + 1 - self._unique)
+
+    def counters(self, *, frames_skipped: int = 0) -> LiveViewCounters:
+        return LiveViewCounters(
+            frames_ok=self.frames_ok,
+            frames_dropped=self.frames_dropped,
+            frames_invalid=self.frames_invalid,
+            frames_skipped=frames_skipped,
+            datagrams=self.datagrams,
+            malformed=self.malformed,
+            packets_lost=self.packets_lost,
+            reordered=self.reordered,
+            duplicates=self.duplicates,
+            late=self.late,
+            foreign=self.foreign,
+        )
+
+    # -- input ---------------------------------------------------------------------------------
+
+    def push(self, datagram: bytes) -> Frame | None:
+        """Feed one datagram; return the frame it completes, if any."""
+        self.datagrams += 1
+        try:
+            packet = parse_packet(datagram)
+        except MalformedPacket:
+            self.malformed += 1
+            return None
+        sequence, timestamp, ssrc, marker, _, payload, extension = packet[:7]
+        if ssrc != self._ssrc and not self._follow(ssrc):
+            self.foreign += 1
+            return None
+
+        # Sequence bookkeeping (RFC 3550 appendix A.1 style extended numbers).
+        highest = self._highest
+        if highest < 0:
+            extended = sequence
+            self._base = sequence
+            self._highest = sequence
+        else:
+            delta = (sequence - highest) % SEQUENCE_MODULO
+            extended = highest + (delta if delta < _HALF else delta - SEQUENCE_MODULO)
+        seen = self._seen
+        if extended in seen:
+            self.duplicates += 1
+            return None
+        if extended <= highest - SEQUENCE_WINDOW:
+            self.late += 1
+            return None
+        if extended > highest:
+            self._highest = extended
+            if len(seen) > 2 * SEQUENCE_WINDOW:
+                floor = extended - SEQUENCE_WINDOW
+                self._seen = seen = {s for s in seen if s > floor}
+        elif highest >= 0 and extended != highest:
+            self.reordered += 1
+            if extended < self._base:
+                self._base = extended
+        seen.add(extended)
+        self._unique += 1
+
+        if timestamp in self._finished_set:
+            return None  # a straggler of a frame already emitted or given up
+        frame = self._pending.get(timestamp)
+        if frame is None:
+            frame = self._open(timestamp)
+        if extension is not None:
+            if frame.first is not None:
+                frame.damaged = True
+            frame.first = sequence
+            frame.extension = extension
+        if marker:
+            if frame.last is not None:
+                frame.damaged = True
+            frame.last = sequence
+        frame.parts[sequence] = payload
+        if frame.first is None or frame.last is None:
+            return None
+        expected = (frame.last - frame.first) % SEQUENCE_MODULO + 1
+        if len(frame.parts) < expected and not frame.damaged:
+            return None
+        return self._complete(frame, expected)
+
+    def flush(self) -> None:
+        """Give up every incomplete frame (at the end of a session)."""
+        for timestamp in list(self._pending):
+            self._give_up(timestamp)
+
+    # -- internals -------------------------------------------------------------------------------
+
+    def _follow(self, ssrc: int) -> bool:
+        """Whether to accept a packet from ``ssrc`` (locking onto the first source seen)."""
+        if self._ssrc is None:
+            self._ssrc = ssrc
+            return True
+        if ssrc != self._other_ssrc:
+            self._other_ssrc = ssrc
+            self._other_count = 0
+        self._other_count += 1
+        if self._other_count < SSRC_SWITCH_PACKETS:
+            return False
+        log.info("The live-view stream changed source (SSRC %08x); following it.", ssrc)
+        self.flush()
+        self._ssrc = ssrc
+        self._other_ssrc = None
+        self._highest = -1
+        self._seen = set()
+        self._unique = 0
+        return True
+
+    def _open(self, timestamp: int) -> _PendingFrame:
+        pending = self._pending
+        while len(pending) >= MAX_PENDING_FRAMES:
+            self._give_up(next(iter(pending)))
+        frame = pending[timestamp] = _PendingFrame(timestamp)
+        return frame
+
+    def _finish(self, timestamp: int) -> None:
+        del self._pending[timestamp]
+        finished = self._finished
+        if len(finished) == finished.maxlen:
+            self._finished_set.discard(finished[0])
+        finished.append(timestamp)
+        self._finished_set.add(timestamp)
+
+    def _give_up(self, timestamp: int) -> None:
+        self._finish(timestamp)
+        self.frames_dropped += 1
+
+    def _complete(self, frame: _PendingFrame, expected: int) -> Frame | None:
+        # Older frames still waiting for packets are stale once a newer one is whole.
+        for timestamp in list(self._pending):
+            if timestamp != frame.timestamp and _is_older(timestamp, frame.timestamp):
+                self._give_up(timestamp)
+        self._finish(frame.timestamp)
+        if frame.damaged or len(frame.parts) != expected:
+            self.frames_dropped += 1
+            return None
+        parts = frame.parts
+        first = frame.first
+        try:
+            jpeg = b"".join([parts[(first + i) % SEQUENCE_MODULO] for i in range(expected)])
+            info = decode_frame_info(frame.extension)
+        except (KeyError, MalformedPacket):
+            self.frames_dropped += 1
+            self.frames_invalid += 1
+            return None
+        if (
+            not jpeg.startswith(JPEG_START)
+            or not jpeg.endswith(JPEG_END)
+            or (info.frame_size is not None and info.frame_size != len(jpeg))
+        ):
+            self.frames_dropped += 1
+            self.frames_invalid += 1
+            return None
+        self.frames_ok += 1
+        return Frame(jpeg, frame.timestamp, info, time.monotonic())
+
+
+def _is_older(timestamp: int, than: int) -> bool:
+    """Serial-number comparison of 32-bit frame counters (they wrap too)."""
+    return 0 < (than - timestamp) & _TIMESTAMP_MASK < 0x80000000
+
+
+# ---------------------------------------------------------------------------------------------
+# The receive loop
+
+
+def pump(
+    sock: socket.socket,
+    assembler: FrameAssembler,
+    deliver: Callable[[Frame], object],
+    stop: threading.Event,
+) -> None:
+    """Receive datagrams from ``sock`` into ``assembler`` until ``stop`` is set.
+
+    ``sock`` must have a timeout (it bounds how long a stop takes to be noticed). Returns
+    when the socket is closed under it as well.
+    """
+    buffer = bytearray(MAX_DATAGRAM)
+    view = memoryview(buffer)
+    receive = sock.recv_into
+    push = assembler.push
+    while not stop.is_set():
+        try:
+            size = receive(buffer)
+        except TimeoutError:
+            continue
+        except OSError:
+            if stop.is_set():
+                return
+            raise
+        frame = push(bytes(view[:size]))
+        if frame is not None:
+            deliver(frame)
+
+
+# ---------------------------------------------------------------------------------------------
+# The session
+
+
+class LiveViewControl(Protocol):
+    """What a live-view session needs from the camera driver."""
+
+    def start_liveview(self, port: int, size: str | None = None) -> None: ...
+
+    def stop_liveview(self) -> None: ...
+
+
+class LiveView:
+    """One live-view session: ``with LiveView(camera) as lv: jpeg = lv.snapshot()``.
+
+    The UDP socket is bound before the camera is asked to stream to it. Frames are
+    assembled on a background thread; the latest good one is kept for :meth:`snapshot`,
+    each one goes to ``on_frame`` (called on that thread: keep it quick) and to
+    :meth:`frames`.
+    """
+
+    def __init__(
+        self,
+        control: LiveViewControl,
+        *,
+        port: int = 0,
+        size: str | None = None,
+        bind_host: str = "0.0.0.0",
+        first_frame_timeout: float = DEFAULT_FIRST_FRAME_TIMEOUT,
+        on_frame: Callable[[Frame], object] | None = None,
+        receive_buffer: int = RECEIVE_BUFFER_BYTES,
+    ) -> None:
+        if not 0 <= port <= 65535:
+            raise ValueError(f"live-view port must be 0..65535, not {port}")
+        if first_frame_timeout <= 0:
+            raise ValueError("first_frame_timeout must be positive")
+        self._control = control
+        self._requested_port = port
+        self._size = size
+        self._bind_host = bind_host
+        self._first_frame_timeout = first_frame_timeout
+        self._on_frame = on_frame
+        self._receive_buffer = receive_buffer
+        self._assembler = FrameAssembler()
+        self._sock: socket.socket | None = None
+        self._thread: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._changed = threading.Condition()
+        self._latest: Frame | None = None
+        self._queue: collections.deque[Frame] = collections.deque()
+        self._skipped = 0
+        self._readers = 0
+        self._error: BaseException | None = None
+        self._streaming = False
+        self._port = 0
+
+    # -- life cycle ----------------------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        """The UDP port frames arrive on (0 before :meth:`start`)."""
+        return self._port
+
+    def start(self) -> LiveView:
+        """Bind the UDP port, start receiving, then ask the camera to stream to it."""
+        if self._sock is not None:
+            raise CameraError("This live-view session is already running.")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        try:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._receive_buffer)
+            sock.bind((self._bind_host, self._requested_port))
+        except OSError as error:
+            sock.close()
+            raise CameraError(
+                f"Cannot open UDP port {self._requested_port} for live view ({error.strerror}); "
+                "choose another port or 0 for any free one."
+            ) from error
+        sock.settimeout(POLL_INTERVAL)
+        self._sock = sock
+        self._port = sock.getsockname()[1]
+        self._stop.clear()
+        self._thread = threading.Thread(
+            target=self._run, name=f"liveview-udp-{self._port}", daemon=True
+        )
+        self._thread.start()
+        try:
+            self._control.start_liveview(self._port, self._size)
+        except BaseException:
+            self._shutdown()
+            raise
+        self._streaming = True
+        log.debug("Live view started on UDP port %d (size %s).", self._port, self._size)
+        return self
+
+    def stop(self) -> None:
+        """Ask the camera to stop streaming and release the port; safe to call twice."""
+        if self._sock is None:
+            return
+        try:
+            if self._streaming:
+                self._streaming = False
+                try:
+                    self._control.stop_liveview()
+                except CameraError as error:
+                    log.warning("The camera did not stop its live view cleanly: %s", error)
+        finally:
+            self._shutdown()
+        log.debug("Live view stopped: %s", self.counters.summary())
+
+    def _shutdown(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(STOP_JOIN_TIMEOUT)
+            if self._thread.is_alive():
+                log.warning("The live-view receiver did not stop within %.1f s.", STOP_JOIN_TIMEOUT)
+            self._thread = None
+        if self._sock is not None:
+            self._sock.close()
+            self._sock = None
+        self._assembler.flush()
+        with self._changed:
+            self._changed.notify_all()
+
+    def __enter__(self) -> LiveView:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    # -- results -------------------------------------------------------------------------------
+
+    @property
+    def counters(self) -> LiveViewCounters:
+        return self._assembler.counters(frames_skipped=self._skipped)
+
+    @property
+    def latest(self) -> Frame | None:
+        """The newest good frame, or None before the first one."""
+        return self._latest
+
+    def latest_frame(self, timeout: float | None = None) -> Frame:
+        """The newest good frame, waiting up to ``timeout`` s for the first one."""
+        limit = self._first_frame_timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        with self._changed:
+            while self._latest is None:
+                self._raise_if_dead()
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise self._no_frame_error(limit)
+                self._changed.wait(remaining)
+            return self._latest
+
+    def snapshot(self, timeout: float | None = None) -> bytes:
+        """The newest good JPEG, waiting up to ``timeout`` s (default: the session's first-frame
+        timeout) for the first one; :class:`CameraTimeout` if none comes."""
+        return self.latest_frame(timeout).jpeg
+
+    def frames(self, timeout: float | None = None) -> Iterator[Frame]:
+        """Every good frame in order, for one reader; ends when the session stops.
+
+        Raises :class:`CameraTimeout` when no frame comes for ``timeout`` s (default: the
+        session's first-frame timeout). A reader that falls more than a few frames behind
+        skips the oldest (counted as ``frames_skipped``).
+        """
+        limit = self._first_frame_timeout if timeout is None else timeout
+        with self._changed:
+            self._readers += 1
+        try:
+            while True:
+                deadline = time.monotonic() + limit
+                with self._changed:
+                    while not self._queue:
+                        if self._stop.is_set():
+                            return
+                        self._raise_if_dead()
+                        remaining = deadline - time.monotonic()
+                        if remaining <= 0:
+                            raise self._no_frame_error(limit)
+                        self._changed.wait(remaining)
+                    frame = self._queue.popleft()
+                yield frame
+        finally:
+            with self._changed:
+                self._readers -= 1
+                if not self._readers:
+                    self._queue.clear()
+
+    # -- receiver thread -----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        assert self._sock is not None
+        try:
+            pump(self._sock, self._assembler, self._deliver, self._stop)
+        except Exception as error:  # the thread must not die silently
+            log.exception("The live-view receiver failed.")
+            self._error = error
+            with self._changed:
+                self._changed.notify_all()
+
+    def _deliver(self, frame: Frame) -> None:
+        with self._changed:
+            self._latest = frame
+            if self._readers:
+                queue = self._queue
+                if len(queue) >= FRAME_QUEUE:
+                    queue.popleft()
+                    self._skipped += 1
+                queue.append(frame)
+            self._changed.notify_all()
+        if self._on_frame is not None:
+            try:
+                self._on_frame(frame)
+            except Exception:
+                log.exception("A live-view frame callback failed; the stream goes on.")
+
+    # -- errors --------------------------------------------------------------------------------
+
+    def _raise_if_dead(self) -> None:
+        if self._error is not None:
+            raise CameraError(f"The live-view receiver stopped: {self._error}") from self._error
+        if self._sock is None:
+            raise CameraError("The live-view session is not running; start it first.")
+
+    def _no_frame_error(self, waited: float) -> CameraTimeout:
+        counters = self.counters
+        if counters.datagrams == 0:
+            hint = (
+                "nothing at all arrived: check that a firewall allows incoming UDP from the "
+                f"camera to port {self._port}, that no other program uses that port, and that "
+                "this computer is on the camera's Wi-Fi"
+            )
+        else:
+            hint = (
+                f"{counters.datagrams} datagrams arrived but no complete frame "
+                f"({counters.summary()}): the link is losing packets or something else "
+                f"sends to port {self._port}; try a smaller live-view size or another port"
+            )
+        return CameraTimeout(
+            f"No live-view frame arrived on UDP port {self._port} within {waited:g} s; {hint}."
+        )
