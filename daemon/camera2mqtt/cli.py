@@ -24,7 +24,10 @@ EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
 # Modules with a register(commands, simulators) function, in the order of `--help`.
-COMMAND_MODULES = ("camera2mqtt.config_cli",)
+COMMAND_MODULES = (
+    "camera2mqtt.config_cli",
+    "camera2mqtt.cameras.wifi.cli",
+)
 
 log = logging.getLogger(__name__)
 
