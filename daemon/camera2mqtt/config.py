@@ -290,6 +290,7 @@ def _compose(text: str, source: str) -> yaml.Node | None:
 
 # --------------------------------------------------------------------------- readers
 
+_MERGE_TAG = "tag:yaml.org,2002:merge"
 _MISSING: Any = object()  # "no default: the key is required"
 _INVALID: Any = object()  # a problem was recorded; the caller falls back to the default
 
@@ -329,6 +330,7 @@ class _Context:
     base_dir: Path
     problems: list[ConfigProblem] = field(default_factory=list)
     _constructor: yaml.SafeLoader = field(default_factory=lambda: yaml.SafeLoader(""))
+    _explicit_keys: dict[int, set[int]] = field(default_factory=dict)
 
     def add(self, path: str, node: yaml.Node | None, message: str) -> None:
         self.problems.append(ConfigProblem(path, _line(node), message))
@@ -336,8 +338,14 @@ class _Context:
     def construct(self, node: yaml.ScalarNode) -> Any:
         return self._constructor.construct_object(node, deep=True)
 
-    def flatten(self, node: yaml.MappingNode) -> None:
-        self._constructor.flatten_mapping(node)
+    def flatten(self, node: yaml.MappingNode) -> set[int]:
+        """Resolve ``<<`` merge keys in place; the ids of the keys written in the mapping itself."""
+        explicit = self._explicit_keys.get(id(node))
+        if explicit is None:
+            explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
+            self._explicit_keys[id(node)] = explicit
+            self._constructor.flatten_mapping(node)
+        return explicit
 
     def substitute(self, text: str, path: str, node: yaml.Node) -> str | Any:
         """Replace ``${NAME}`` / ``${NAME:-default}`` from the environment."""
@@ -389,7 +397,7 @@ class _Section:
         self.anchor = key_node or node
         self.path = path
         self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        context.flatten(node)
+        explicit = context.flatten(node)
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
                 "tag:yaml.org,2002:str",
@@ -398,7 +406,9 @@ class _Section:
                 context.add(path, key_node, f"keys must be plain names, got {_describe(key_node)}")
                 continue
             key = str(key_node.value)
-            if key in self.entries:
+            if key in self.entries and id(self.entries[key][0]) not in explicit:
+                pass  # a key written here overrides the same key merged in with <<
+            elif key in self.entries:
                 first = _line(self.entries[key][0])
                 context.add(
                     _join(path, key),
@@ -801,6 +811,7 @@ def _read_camera(
             path, node, f"must be a mapping with at least 'type: {types}'; got {_describe(node)}"
         )
         return None
+    context.flatten(node)
     type_node = next((v for k, v in node.value if getattr(k, "value", None) == "type"), None)
     camera_type = (
         type_node.value
