@@ -115,6 +115,19 @@ def _free_loopback_port() -> int:
         return probe.getsockname()[1]
 
 
+def _check_port_free(host: str, port: int, who: str) -> None:
+    """Raise BrokerError when something already listens on host:port."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise BrokerError(
+                f"{who} cannot listen on {host}:{port}: the port is in use ({error.strerror}); "
+                "stop what uses it or choose another port."
+            ) from None
+
+
 def _die_with_parent() -> None:
     """In the child before exec: get SIGTERM when the process that started us dies (Linux)."""
     with contextlib.suppress(OSError, AttributeError):
@@ -179,6 +192,7 @@ class MosquittoBroker:
                 "mosquitto is not installed; install it (apt-get install mosquitto) "
                 "or point camera2mqtt at a running broker."
             )
+        _check_port_free(self.host, self._port, "mosquitto")
         if self._workdir is None:
             self._workdir = Path(tempfile.mkdtemp(prefix="camera2mqtt-mosquitto-"))
         config = self._workdir / "mosquitto.conf"
@@ -303,6 +317,7 @@ class EmbeddedBroker:
                 "the embedded broker needs the amqtt package; install it with "
                 "pip install 'camera2mqtt[demo]' or install mosquitto."
             )
+        _check_port_free(self.host, self._port, "the embedded broker")
         ready = threading.Event()
         self._failure = None
         self._thread = threading.Thread(

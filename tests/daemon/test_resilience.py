@@ -88,7 +88,7 @@ def test_a_serial_camera_that_stops_answering_and_comes_back_flips_availability(
 ) -> None:
     availability = stack.topic("serial", "availability")
     since = stack.probe.mark()
-    stack.serial.faults.missing_reply = 10_000
+    stack.serial.faults.drop_rate = 1.0  # every byte it sends is lost
     stack.probe.wait_for(
         lambda m: m.topic == availability and m.text() == "offline",
         timeout=AVAILABILITY_TIMEOUT,
@@ -96,7 +96,7 @@ def test_a_serial_camera_that_stops_answering_and_comes_back_flips_availability(
         what="serial availability offline",
     )
     since = stack.probe.mark()
-    stack.serial.faults.missing_reply = 0
+    stack.serial.faults.drop_rate = 0.0
     stack.probe.wait_for(
         lambda m: m.topic == availability and m.text() == "online",
         timeout=AVAILABILITY_TIMEOUT,
