@@ -1,0 +1,87 @@
+"""``camera2mqtt simulate wifi``: run a simulated Olympus Wi-Fi camera until interrupted."""
+
+from __future__ import annotations
+
+import argparse
+import ipaddress
+import signal
+import threading
+from pathlib import Path
+from types import FrameType
+
+from camera2mqtt.sim.wifi.models import MODELS
+from camera2mqtt.sim.wifi.server import LOOPBACK, SimulatorError, WifiSimulator
+
+__all__ = ["register"]
+
+DEFAULT_MODEL = "e-m1-iii"
+
+
+def register(commands: argparse._SubParsersAction, simulators: argparse._SubParsersAction) -> None:
+    parser = simulators.add_parser(
+        "wifi",
+        help="simulated Olympus Wi-Fi camera (OI.Share HTTP protocol) on loopback",
+        description=(
+            "Serve the OI.Share HTTP protocol of an Olympus Wi-Fi camera on a loopback "
+            "address, with a simulated card, modes and properties. Runs until Ctrl-C."
+        ),
+    )
+    parser.add_argument(
+        "--model",
+        default=DEFAULT_MODEL,
+        choices=sorted(MODELS),
+        help="camera body to simulate (default: %(default)s)",
+    )
+    parser.add_argument(
+        "--port", type=int, default=0, help="TCP port to listen on (default: any free port)"
+    )
+    parser.add_argument(
+        "--images",
+        type=Path,
+        metavar="DIR",
+        help="serve the JPEG files of DIR as /DCIM/100OLYMP/... (never written to); "
+        "without it a few pictures are generated in a temporary folder",
+    )
+    parser.add_argument(
+        "--host",
+        default=LOOPBACK,
+        help="loopback address to listen on (default: %(default)s; other addresses are refused)",
+    )
+    parser.set_defaults(func=run)
+
+
+def _check_loopback(host: str) -> None:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or ":" in host:
+        raise SimulatorError(
+            f"--host {host} is not an IPv4 loopback address; the simulator only listens on "
+            f"127.0.0.0/8 (for example {LOOPBACK})"
+        )
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_loopback(args.host)
+    if not 0 <= args.port <= 65535:
+        raise SimulatorError(f"--port {args.port} is not a TCP port; give 0-65535")
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    previous = {
+        signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:
+        with WifiSimulator(
+            args.model, images_dir=args.images, host=args.host, port=args.port
+        ) as sim:
+            print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)
+            while not stop.wait(1.0):
+                pass
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0

@@ -1,0 +1,703 @@
+"""The HTTP wire server of the Wi-Fi camera simulator (the OI.Share protocol on loopback).
+
+Replies are written byte by byte here rather than through ``send_response``, because the
+exact wire format is the point: ``Connection: close`` on everything, no ``Content-Length``
+on ``get_imglist`` (the body ends when the connection closes), CRLF list lines, and 520
+with an XML error body when a command comes in the wrong mode.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import logging
+import shutil
+import socket
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import unquote
+from xml.sax.saxutils import escape
+
+from defusedxml import ElementTree
+from PIL import Image, ImageOps
+
+from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.sim.images import resize_jpeg
+from camera2mqtt.sim.wifi.faults import RequestLog, WifiFaults
+from camera2mqtt.sim.wifi.models import (
+    MODE_REQUIREMENTS,
+    STARTTAKE_RESPONSE,
+    ModelProfile,
+    model_profile,
+)
+from camera2mqtt.sim.wifi.state import DCIM, DeviceState
+
+__all__ = ["LiveViewStreamer", "SimulatorError", "WifiSimulator"]
+
+log = logging.getLogger(__name__)
+
+LOOPBACK = "127.0.0.1"
+ERROR_WRONG_MODE = 1001
+# OPC spec p.19-21: longer request URIs get 414.
+MAX_URI_LENGTH = 128
+CHUNK_SIZE = 64 * 1024
+THROTTLE_CHUNK = 4096
+THUMBNAIL_SIZE = (160, 120)
+RECVIEW_SIZE = 640
+POLL_INTERVAL_S = 0.05
+MAX_POST_BODY = 64 * 1024
+CONTENT_TYPES = {
+    ".jpg": "image/jpeg",
+    ".jpeg": "image/jpeg",
+    ".mov": "video/quicktime",
+    ".avi": "video/x-msvideo",
+    ".orf": "application/octet-stream",
+    ".mpo": "application/octet-stream",
+}
+XML_DECLARATION = b'<?xml version="1.0"?>'
+REASONS = {520: "Vendor Internal Error"}
+
+
+class SimulatorError(Camera2MqttError):
+    """The simulator cannot start as asked (bad model, folder or address)."""
+
+
+class LiveViewStreamer(Protocol):
+    """What the simulator needs from an RTP live-view streamer."""
+
+    def start(self, dest: tuple[str, int], size: str) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+@dataclass
+class Reply:
+    status: int
+    body: bytes | Path = b""
+    content_type: str | None = None
+    # get_imglist: no Content-Length, the body ends when the connection closes.
+    length_header: bool = True
+    after: Callable[[], None] | None = field(default=None, repr=False)
+
+
+class BadRequest(Exception):
+    """The request is malformed; answered with 400."""
+
+
+def _xml_reply(body: bytes, status: int = HTTPStatus.OK) -> Reply:
+    return Reply(status, body, "text/xml")
+
+
+def _camera_error(code: int) -> Reply:
+    body = (
+        XML_DECLARATION + b"\n<response>\n"
+        b"<errorcode>%d</errorcode>\n<errormsg>WIFI_INTERNAL_ERROR</errormsg>\n"
+        b"<dbgmsg>reserved</dbgmsg>\n</response>\n" % code
+    )
+    return Reply(520, body, "text/xml")
+
+
+def _status_only(status: int) -> Reply:
+    return Reply(status)
+
+
+def _parse_query(query: str) -> list[tuple[str, str]]:
+    # unquote, not unquote_plus: a literal "+" in diff=+0100 is a plus sign, not a space.
+    pairs = []
+    for part in query.split("&"):
+        if not part:
+            continue
+        name, _, value = part.partition("=")
+        pairs.append((unquote(name), unquote(value)))
+    return pairs
+
+
+def _thumbnail(local: Path) -> bytes:
+    with Image.open(local) as image:
+        image = ImageOps.exif_transpose(image).convert("RGB")
+        padded = ImageOps.pad(image, THUMBNAIL_SIZE, color=(0, 0, 0))
+        out = io.BytesIO()
+        padded.save(out, "JPEG", quality=80)
+    return out.getvalue()
+
+
+def _is_jpeg(path: Path) -> bool:
+    return path.suffix.lower() in (".jpg", ".jpeg")
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _WireServer
+
+    def setup(self) -> None:
+        super().setup()
+        self.server.sim._track(self.connection, add=True)
+
+    def finish(self) -> None:
+        try:
+            super().finish()
+        finally:
+            self.server.sim._track(self.connection, add=False)
+
+    def log_message(self, format: str, *args: object) -> None:
+        log.debug("%s %s", self.address_string(), format % args)
+
+    def do_GET(self) -> None:
+        self._handle("GET")
+
+    def do_POST(self) -> None:
+        self._handle("POST")
+
+    def _handle(self, method: str) -> None:
+        self.close_connection = True
+        sim = self.server.sim
+        sim.requests.append(method, self.path)
+        delay = sim.faults.delay_s
+        if delay and sim._stopping.wait(delay):
+            return
+        if sim.faults.take_503():
+            self._send(_status_only(HTTPStatus.SERVICE_UNAVAILABLE))
+            return
+        try:
+            reply = sim._dispatch(method, self.path, self._read_body, self.client_address[0])
+        except BadRequest as error:
+            log.debug("400 for %s %s: %s", method, self.path, error)
+            reply = _status_only(HTTPStatus.BAD_REQUEST)
+        self._send(reply)
+        if reply.after is not None:
+            reply.after()
+
+    def _read_body(self) -> bytes | None:
+        length = self.headers.get("Content-Length")
+        if length is None:
+            return None
+        try:
+            size = int(length)
+        except ValueError:
+            raise BadRequest("Content-Length is not a number") from None
+        if not 0 <= size <= MAX_POST_BODY:
+            raise BadRequest("POST body too large")
+        return self.rfile.read(size)
+
+    def _send(self, reply: Reply) -> None:
+        sim = self.server.sim
+        reason = REASONS.get(reply.status) or HTTPStatus(reply.status).phrase
+        chunks, size = self._body(reply.body)
+        headers = [f"HTTP/1.1 {reply.status} {reason}"]
+        if reply.content_type:
+            headers.append(f"Content-Type: {reply.content_type}")
+        if reply.length_header:
+            headers.append(f"Content-Length: {size}")
+        headers.append("Connection: close")
+        try:
+            self.wfile.write(("\r\n".join(headers) + "\r\n\r\n").encode("latin-1"))
+            self._write_body(chunks, sim.faults)
+            self.wfile.flush()
+        except OSError as error:
+            log.debug("client went away during the reply: %s", error)
+
+    @staticmethod
+    def _body(body: bytes | Path) -> tuple[Iterable[bytes], int]:
+        if isinstance(body, bytes):
+            return [body], len(body)
+        return _file_chunks(body), body.stat().st_size
+
+    def _write_body(self, chunks: Iterable[bytes], faults: WifiFaults) -> None:
+        cut = faults.cut_after_bytes
+        rate = faults.throttle_bytes_per_s
+        sent = 0
+        started = time.monotonic()
+        for chunk in chunks:
+            pieces = _split(chunk, THROTTLE_CHUNK) if rate else [chunk]
+            for piece in pieces:
+                if cut is not None and sent + len(piece) >= cut:
+                    self.wfile.write(piece[: cut - sent])
+                    self.wfile.flush()
+                    self._cut()
+                    return
+                self.wfile.write(piece)
+                sent += len(piece)
+                if rate:
+                    self.wfile.flush()
+                    # Sleep to an absolute target so the rate does not drift with write time.
+                    pause = started + sent / rate - time.monotonic()
+                    if pause > 0 and self.server.sim._stopping.wait(pause):
+                        return
+
+    def _cut(self) -> None:
+        with contextlib.suppress(OSError):
+            self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _split(data: bytes, size: int) -> Iterator[bytes]:
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
+
+
+def _file_chunks(path: Path) -> Iterator[bytes]:
+    with path.open("rb") as stream:
+        while chunk := stream.read(CHUNK_SIZE):
+            yield chunk
+
+
+class _WireServer(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], sim: WifiSimulator) -> None:
+        self.sim = sim
+        super().__init__(address, _Handler)
+
+
+Handler = Callable[["WifiSimulator", "_Request"], Reply]
+
+
+@dataclass(frozen=True)
+class _Request:
+    command: str
+    args: dict[str, str]
+    body: bytes | None
+    client: str
+
+
+class WifiSimulator:
+    """A simulated Olympus Wi-Fi camera answering the OI.Share HTTP protocol on loopback.
+
+    Use as a context manager, or call :meth:`start` and :meth:`stop`. ``state`` is the
+    device (mode, card files, properties, power), ``faults`` the injected faults and
+    ``requests`` every request received as ``(method, path_with_query)``.
+    """
+
+    def __init__(
+        self,
+        model: str = "e-m1-iii",
+        *,
+        images_dir: Path | None = None,
+        host: str = LOOPBACK,
+        port: int = 0,
+        liveview: LiveViewStreamer | None = None,
+    ) -> None:
+        try:
+            self.profile: ModelProfile = model_profile(model)
+        except ValueError as error:
+            raise SimulatorError(str(error)) from None
+        if images_dir is not None and not Path(images_dir).is_dir():
+            raise SimulatorError(
+                f"the images folder {images_dir} does not exist; give a folder of JPEG files"
+            )
+        self.host = host
+        self._requested_port = port
+        self._images_dir = Path(images_dir) if images_dir is not None else None
+        self._liveview = liveview
+        self._liveview_lock = threading.Lock()
+        self.faults = WifiFaults()
+        self.requests = RequestLog()
+        self._lock = threading.Lock()
+        self._server: _WireServer | None = None
+        self._thread: threading.Thread | None = None
+        self._port: int | None = None
+        self._connections: set[socket.socket] = set()
+        self._stopping = threading.Event()
+        self._work_dir: Path | None = None
+        self._state: DeviceState | None = None
+
+    # -- lifecycle --------------------------------------------------------------------------
+    def start(self) -> WifiSimulator:
+        """Create the card and start answering; returns once the port is listening."""
+        with self._lock:
+            if self._state is not None:
+                raise SimulatorError("this simulator was already started; create a new one")
+            self._work_dir = Path(tempfile.mkdtemp(prefix="camera2mqtt-wifi-sim-"))
+            self._stopping.clear()
+        try:
+            self._state = DeviceState(
+                self.profile, work_dir=self._work_dir, images_dir=self._images_dir
+            )
+            self._listen(self._requested_port)
+        except BaseException:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+            raise
+        log.info("wifi simulator (%s) listening on %s", self.profile.key, self.url)
+        return self
+
+    def _listen(self, port: int) -> None:
+        try:
+            server = _WireServer((self.host, port), self)
+        except OSError as error:
+            raise SimulatorError(
+                f"cannot listen on {self.host}:{port} ({error.strerror}); choose another --port"
+            ) from None
+        thread = threading.Thread(
+            target=server.serve_forever,
+            kwargs={"poll_interval": POLL_INTERVAL_S},
+            name=f"wifi-sim-{server.server_address[1]}",
+            daemon=True,
+        )
+        with self._lock:
+            self._server = server
+            self._thread = thread
+            self._port = server.server_address[1]
+        thread.start()
+
+    def stop(self) -> None:
+        """Stop answering, stop live view and remove the simulator's temporary files."""
+        self._stopping.set()
+        self._power_down()
+        with self._lock:
+            work_dir, self._work_dir = self._work_dir, None
+        if work_dir is not None:
+            shutil.rmtree(work_dir, ignore_errors=True)
+
+    def __enter__(self) -> WifiSimulator:
+        return self.start()
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+
+    def power_on(self) -> None:
+        """Switch a powered-off camera back on: it answers again on the same port."""
+        state = self.state
+        if state.powered:
+            return
+        if self._port is None or self._stopping.is_set():
+            raise SimulatorError("the simulator is stopped; create a new one")
+        self._listen(self._port)
+        state.switch_mode("play", None)
+        state.set_power(True)
+
+    def _power_down(self) -> None:
+        with self._lock:
+            server, self._server = self._server, None
+            thread, self._thread = self._thread, None
+            connections = list(self._connections)
+        self._stop_liveview()
+        if self._state is not None:
+            self._state.set_power(False)
+        if server is None:
+            return
+        server.shutdown()
+        server.server_close()
+        for connection in connections:
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if thread is not None and thread is not threading.current_thread():
+            thread.join(timeout=5)
+
+    def _track(self, connection: socket.socket, *, add: bool) -> None:
+        with self._lock:
+            if add:
+                self._connections.add(connection)
+            else:
+                self._connections.discard(connection)
+
+    # -- public view ------------------------------------------------------------------------
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise SimulatorError("the simulator is not started; call start() first")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    @property
+    def state(self) -> DeviceState:
+        if self._state is None:
+            raise SimulatorError("the simulator is not started; call start() first")
+        return self._state
+
+    # -- request dispatch -------------------------------------------------------------------
+    def _dispatch(
+        self, method: str, raw_path: str, read_body: Callable[[], bytes | None], client: str
+    ) -> Reply:
+        if len(raw_path) > MAX_URI_LENGTH:
+            return _status_only(HTTPStatus.REQUEST_URI_TOO_LONG)
+        path, _, query = raw_path.partition("?")
+        path = unquote(path)
+        state = self.state
+        if path == DCIM or path.startswith(DCIM + "/"):
+            if method != "GET":
+                return _status_only(HTTPStatus.METHOD_NOT_ALLOWED)
+            if state.mode not in MODE_REQUIREMENTS[DCIM]:
+                return _camera_error(ERROR_WRONG_MODE)
+            return self._download(path)
+        if not path.startswith("/") or not path.endswith(".cgi"):
+            return _status_only(HTTPStatus.NOT_FOUND)
+        command = path[1:-4]
+        args = _parse_query(query)
+        body = None
+        if method == "POST":
+            body = read_body()
+            if body is None:
+                return _status_only(HTTPStatus.LENGTH_REQUIRED)
+        if command == "get_commandlist":
+            return _xml_reply(self.profile.commandlist.raw)
+        spec = self.profile.commandlist.commands.get(command)
+        if spec is None:
+            return _status_only(HTTPStatus.NOT_FOUND)
+        if spec.method != method.lower():
+            raise BadRequest(f"{command} takes {spec.method.upper()}")
+        problem = spec.check(args)
+        if problem is not None:
+            raise BadRequest(problem)
+        if len({name for name, _ in args}) != len(args):
+            raise BadRequest("an argument is repeated")
+        needed = MODE_REQUIREMENTS.get(command)
+        if needed is not None and state.mode not in needed:
+            return _camera_error(ERROR_WRONG_MODE)
+        handler = _HANDLERS.get(command)
+        if handler is None:
+            log.info("%s is in the command list but not simulated; answering 501", command)
+            return _status_only(HTTPStatus.NOT_IMPLEMENTED)
+        return handler(self, _Request(command, dict(args), body, client))
+
+    def _download(self, path: str) -> Reply:
+        card = self.state.card_file(path)
+        if card is None or not card.local.is_file():
+            return _status_only(HTTPStatus.NOT_FOUND)
+        content_type = CONTENT_TYPES.get(card.local.suffix.lower(), "application/octet-stream")
+        return Reply(HTTPStatus.OK, card.local, content_type)
+
+    # -- live view --------------------------------------------------------------------------
+    def _start_liveview(self, dest: tuple[str, int], size: str) -> None:
+        with self._liveview_lock:
+            if self.state.liveview_running:
+                self._stop_streamer()
+            if self._liveview is not None:
+                self._liveview.start(dest, size)
+            self.state.set_liveview(dest)
+
+    def _stop_liveview(self) -> None:
+        with self._liveview_lock:
+            state = self._state
+            if state is None or state.liveview_dest is None:
+                return
+            state.set_liveview(None)
+            self._stop_streamer()
+
+    def _stop_streamer(self) -> None:
+        if self._liveview is None:
+            return
+        try:
+            self._liveview.stop()
+        except Exception:
+            log.exception("the live-view streamer failed to stop")
+
+
+# -- command handlers (one per simulated command) -------------------------------------------
+def _required(request: _Request, name: str) -> str:
+    value = request.args.get(name)
+    if value is None or value == "":
+        raise BadRequest(f"{request.command} needs {name}=")
+    return value
+
+
+def _get_caminfo(sim: WifiSimulator, request: _Request) -> Reply:
+    return _xml_reply(sim.profile.caminfo)
+
+
+def _get_connectmode(sim: WifiSimulator, request: _Request) -> Reply:
+    return _xml_reply(XML_DECLARATION + b"\n<connectmode>private</connectmode>\n")
+
+
+def _switch_cammode(sim: WifiSimulator, request: _Request) -> Reply:
+    mode = _required(request, "mode")
+    with sim._liveview_lock:
+        if sim.state.switch_mode(mode, request.args.get("lvqty")):
+            sim._stop_streamer()
+    return _status_only(HTTPStatus.OK)
+
+
+def _get_imglist(sim: WifiSimulator, request: _Request) -> Reply:
+    entries = sim.state.listing(_required(request, "DIR"))
+    if not entries:
+        return _status_only(HTTPStatus.NOT_FOUND)
+    text = "".join(f"{line}\r\n" for line in ["VER_100", *(entry.line() for entry in entries)])
+    return Reply(HTTPStatus.OK, text.encode("ascii"), "text/plain", length_header=False)
+
+
+def _card_jpeg(sim: WifiSimulator, request: _Request) -> Path | None:
+    card = sim.state.card_file(_required(request, "DIR"))
+    if card is None or not card.local.is_file() or not _is_jpeg(card.local):
+        return None
+    return card.local
+
+
+def _get_thumbnail(sim: WifiSimulator, request: _Request) -> Reply:
+    local = _card_jpeg(sim, request)
+    if local is None:
+        return _status_only(HTTPStatus.NOT_FOUND)
+    return Reply(HTTPStatus.OK, _thumbnail(local), "image/jpeg")
+
+
+def _get_resizeimg(sim: WifiSimulator, request: _Request) -> Reply:
+    size = int(_required(request, "size"))  # the command list allows only numbers
+    local = _card_jpeg(sim, request)
+    if local is None:
+        return _status_only(HTTPStatus.NOT_FOUND)
+    return Reply(HTTPStatus.OK, resize_jpeg(local.read_bytes(), size), "image/jpeg")
+
+
+def _get_screennail(sim: WifiSimulator, request: _Request) -> Reply:
+    local = _card_jpeg(sim, request)
+    if local is None:
+        return _status_only(HTTPStatus.NOT_FOUND)
+    return Reply(HTTPStatus.OK, resize_jpeg(local.read_bytes(), 1920), "image/jpeg")
+
+
+def _exec_erase(sim: WifiSimulator, request: _Request) -> Reply:
+    if not sim.state.erase(_required(request, "DIR")):
+        return _status_only(HTTPStatus.NOT_FOUND)
+    return _status_only(HTTPStatus.OK)
+
+
+def _set_utctimediff(sim: WifiSimulator, request: _Request) -> Reply:
+    utctime = _required(request, "utctime")
+    diff = _required(request, "diff")
+    try:
+        utc = datetime.strptime(utctime, "%Y%m%dT%H%M%S")
+        sign = {"+": 1, "-": -1}[diff[0]]
+        if len(diff) != 5 or not diff[1:].isdigit():
+            raise ValueError(diff)
+        offset = sign * timedelta(hours=int(diff[1:3]), minutes=int(diff[3:5]))
+    except (ValueError, KeyError, IndexError):
+        raise BadRequest("utctime must be YYYYMMDDTHHMMSS and diff +HHMM or -HHMM") from None
+    sim.state.clock.set(utc, offset)
+    return _status_only(HTTPStatus.OK)
+
+
+def _exec_pwoff(sim: WifiSimulator, request: _Request) -> Reply:
+    def power_off() -> None:
+        log.info("simulated camera powered off")
+        sim._power_down()
+
+    return Reply(HTTPStatus.ACCEPTED, after=power_off)
+
+
+def _exec_shutter(sim: WifiSimulator, request: _Request) -> Reply:
+    com = _required(request, "com")
+    state = sim.state
+    if com == "1stpush":
+        state.half_press(True)
+    elif com in ("2ndpush", "1st2ndpush"):
+        card = state.shoot()
+        log.info("shutter released: %s", card.path)
+    else:  # the releases
+        state.half_press(False)
+    return _status_only(HTTPStatus.OK)
+
+
+def _exec_takemotion(sim: WifiSimulator, request: _Request) -> Reply:
+    com = _required(request, "com")
+    if com != "starttake":
+        return _status_only(HTTPStatus.OK)
+    if not sim.state.liveview_running:
+        # A rec-mode shot needs live view running (wifi-protocol.md a.8).
+        return _camera_error(ERROR_WRONG_MODE)
+    card = sim.state.shoot()
+    log.info("starttake: %s", card.path)
+    return _xml_reply(STARTTAKE_RESPONSE)
+
+
+def _exec_takemisc(sim: WifiSimulator, request: _Request) -> Reply:
+    com = _required(request, "com")
+    state = sim.state
+    if com == "startliveview":
+        try:
+            port = int(_required(request, "port"))
+        except ValueError:
+            raise BadRequest("port must be a number") from None
+        if not 0 < port < 65536:
+            raise BadRequest("port must be 1-65535")
+        sim._start_liveview((request.client, port), state.lvqty or "")
+        return _status_only(HTTPStatus.OK)
+    if com == "stopliveview":
+        sim._stop_liveview()
+        return _status_only(HTTPStatus.OK)
+    if com in ("getlastjpg", "getrecview"):
+        newest = state.newest_file()
+        if newest is None or not _is_jpeg(newest.local):
+            return _status_only(HTTPStatus.NOT_FOUND)
+        data = newest.local.read_bytes()
+        if com == "getrecview":
+            data = resize_jpeg(data, RECVIEW_SIZE)
+        return Reply(HTTPStatus.OK, data, "image/jpeg")
+    return _status_only(HTTPStatus.OK)
+
+
+def _desc_xml(sim: WifiSimulator, name: str) -> bytes:
+    spec = sim.profile.property_spec(name)
+    if spec is None:
+        return b""
+    value = sim.state.get_property(name) or ""
+    parts = [
+        f"<desc><propname>{escape(name)}</propname><attribute>{spec.attribute}</attribute>",
+        f"<value>{escape(value)}</value>",
+    ]
+    if spec.enum is not None:
+        parts.append(f"<enum>{escape(' '.join(spec.enum))}</enum>")
+    parts.append("</desc>")
+    return "".join(parts).encode("utf-8")
+
+
+def _get_camprop(sim: WifiSimulator, request: _Request) -> Reply:
+    com = _required(request, "com")
+    name = _required(request, "propname")
+    if com == "desc" and name == "desclist":
+        spec = sim.profile.commandlist.commands["get_camprop"]
+        names = [n for n in spec.values_of("com", "desc", "propname") if n != "desclist"]
+        body = b"".join(_desc_xml(sim, n) for n in names)
+        return _xml_reply(XML_DECLARATION + b"<desclist>" + body + b"</desclist>")
+    if sim.profile.property_spec(name) is None:
+        return _status_only(HTTPStatus.NOT_FOUND)
+    if com == "desc":
+        return _xml_reply(XML_DECLARATION + _desc_xml(sim, name))
+    value = escape(sim.state.get_property(name) or "").encode("utf-8")
+    return _xml_reply(XML_DECLARATION + b"<get><value>" + value + b"</value></get>")
+
+
+def _set_camprop(sim: WifiSimulator, request: _Request) -> Reply:
+    name = _required(request, "propname")
+    spec = sim.profile.property_spec(name)
+    if spec is None or not spec.writable:
+        raise BadRequest(f"{name} cannot be set")
+    try:
+        root = ElementTree.fromstring(request.body or b"")
+    except Exception:
+        raise BadRequest("the body must be <set><value>V</value></set>") from None
+    value = root.findtext("value") if root.tag == "set" else None
+    if value is None:
+        raise BadRequest("the body must be <set><value>V</value></set>")
+    value = value.strip()
+    if spec.enum is not None and value not in spec.enum:
+        raise BadRequest(f"{value!r} is not an allowed value of {name}")
+    sim.state.set_property(name, value)
+    return _status_only(HTTPStatus.OK)
+
+
+_HANDLERS: dict[str, Handler] = {
+    "get_caminfo": _get_caminfo,
+    "get_connectmode": _get_connectmode,
+    "switch_cammode": _switch_cammode,
+    "get_imglist": _get_imglist,
+    "get_thumbnail": _get_thumbnail,
+    "get_resizeimg": _get_resizeimg,
+    "get_screennail": _get_screennail,
+    "exec_erase": _exec_erase,
+    "set_utctimediff": _set_utctimediff,
+    "exec_pwoff": _exec_pwoff,
+    "exec_shutter": _exec_shutter,
+    "exec_takemotion": _exec_takemotion,
+    "exec_takemisc": _exec_takemisc,
+    "get_camprop": _get_camprop,
+    "set_camprop": _set_camprop,
+}
