@@ -27,6 +27,7 @@ EXIT_INTERRUPTED = 130
 COMMAND_MODULES = (
     "camera2mqtt.config_cli",
     "camera2mqtt.cameras.wifi.cli",
+    "camera2mqtt.sim.wifi.cli",
     "camera2mqtt.demo_cli",
 )
 
