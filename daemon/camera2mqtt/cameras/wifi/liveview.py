@@ -489,6 +489,7 @@ class LiveView:
         limit = self._first_frame_timeout if timeout is None else timeout
         deadline = time.monotonic() + limit
         with self._changed:
+            self._raise_if_dead()
             while self._latest is None:
                 self._raise_if_dead()
                 remaining = deadline - time.monotonic()

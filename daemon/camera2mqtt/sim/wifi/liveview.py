@@ -246,6 +246,9 @@ class RtpStreamer:
         self._finished = threading.Event()
         self._lock = threading.Lock()
         self._sent_frames: collections.OrderedDict[int, bytes] = collections.OrderedDict()
+        self._frame_packets: collections.OrderedDict[int, tuple[int, int]] = (
+            collections.OrderedDict()
+        )
         self._datagrams: collections.deque[SentDatagram] = collections.deque(
             maxlen=RECORD_LIMIT * 100
         )
@@ -294,6 +297,11 @@ class RtpStreamer:
         """Frame counter -> JPEG bytes of each frame sent (the newest :data:`RECORD_LIMIT`)."""
         with self._lock:
             return dict(self._sent_frames)
+
+    def frame_packets(self) -> dict[int, tuple[int, int]]:
+        """Frame counter -> (first sequence number, packet count) before faults."""
+        with self._lock:
+            return dict(self._frame_packets)
 
     def datagrams(self) -> list[SentDatagram]:
         """Every datagram really sent, in order, after faults were applied."""
@@ -348,11 +356,12 @@ class RtpStreamer:
     ) -> None:
         timestamp = self._next_timestamp
         jpeg = self._picture(width, height, timestamp)
+        packets_first = self._next_sequence
         packets = packetize(
             jpeg,
             timestamp=timestamp,
             ssrc=self._ssrc,
-            first_sequence=self._next_sequence,
+            first_sequence=packets_first,
             info=_frame_info(jpeg, timestamp),
             packet_size=self._packet_size,
         )
@@ -360,11 +369,13 @@ class RtpStreamer:
         self._next_timestamp = (timestamp + 1) & 0xFFFFFFFF
         with self._lock:
             self._sent_frames[timestamp] = jpeg
+            self._frame_packets[timestamp] = (packets_first, len(packets))
             while len(self._sent_frames) > RECORD_LIMIT:
                 self._sent_frames.popitem(last=False)
+                self._frame_packets.popitem(last=False)
         faults = self._faults
         for index, packet in enumerate(packets):
-            sequence = (self._next_sequence - len(packets) + index) % SEQUENCE_MODULO
+            sequence = (packets_first + index) % SEQUENCE_MODULO
             if faults.garbage and rng.random() < faults.garbage:
                 garbage = _garbage(rng)
                 self._send(sock, dest, garbage, SentDatagram("garbage", None, None, len(garbage)))

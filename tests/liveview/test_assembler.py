@@ -1,0 +1,173 @@
+"""Frame assembly from datagrams: ordering, loss, damage, wrap-around, counters."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from PIL import Image
+
+from camera2mqtt.cameras.wifi.liveview import FrameAssembler
+from camera2mqtt.cameras.wifi.rtp import FrameInfo, build_packet
+from camera2mqtt.sim.images import make_jpeg
+from camera2mqtt.sim.wifi.liveview import FramePictures, packetize
+
+SSRC = 0x5EED
+PICTURES = FramePictures()
+
+
+def frame_packets(counter: int, first_sequence: int, *, size: bool = True) -> list[bytes]:
+    jpeg = PICTURES.picture(160, 120, counter)
+    info = FrameInfo(frame_size=len(jpeg) if size else None)
+    return packetize(
+        jpeg,
+        timestamp=counter,
+        ssrc=SSRC,
+        first_sequence=first_sequence,
+        info=info,
+        packet_size=400,
+    )
+
+
+def feed(assembler: FrameAssembler, datagrams: list[bytes]) -> list:
+    return [frame for d in datagrams if (frame := assembler.push(d)) is not None]
+
+
+def test_in_order_stream_gives_every_frame_intact() -> None:
+    assembler = FrameAssembler()
+    datagrams: list[bytes] = []
+    sequence = 100
+    for counter in range(5):
+        packets = frame_packets(counter, sequence)
+        sequence += len(packets)
+        datagrams += packets
+    frames = feed(assembler, datagrams)
+    assert [f.timestamp for f in frames] == [0, 1, 2, 3, 4]
+    for frame in frames:
+        assert frame.jpeg == PICTURES.picture(160, 120, frame.timestamp)
+        assert frame.info.frame_size == len(frame.jpeg)
+        Image.open(io.BytesIO(frame.jpeg)).load()
+    counters = assembler.counters()
+    assert counters.frames_ok == 5
+    assert counters.frames_dropped == counters.packets_lost == counters.malformed == 0
+
+
+def test_sequence_wraps_around_inside_a_frame() -> None:
+    first = frame_packets(0, 65534)
+    assert len(first) > 3
+    packets = first + frame_packets(1, (65534 + len(first)) % 65536)
+    assembler = FrameAssembler()
+    frames = feed(assembler, packets)
+    assert [f.timestamp for f in frames] == [0, 1]
+    assert assembler.packets_lost == 0
+
+
+def test_reordered_packets_are_put_back_in_order() -> None:
+    packets = frame_packets(0, 0)
+    swapped = [packets[0], packets[2], packets[1], *packets[3:]]
+    assembler = FrameAssembler()
+    frames = feed(assembler, swapped + frame_packets(1, len(packets)))
+    assert [f.timestamp for f in frames] == [0, 1]
+    assert assembler.reordered == 1
+    assert assembler.packets_lost == 0
+
+
+def test_last_packet_arriving_after_the_next_frame_starts() -> None:
+    one = frame_packets(0, 0)
+    two = frame_packets(1, len(one))
+    order = [*one[:-1], two[0], one[-1], *two[1:]]
+    frames = feed(FrameAssembler(), order)
+    assert [f.timestamp for f in frames] == [0, 1]
+
+
+def test_a_missing_packet_drops_only_its_frame() -> None:
+    one = frame_packets(0, 0)
+    two = frame_packets(1, len(one))
+    three = frame_packets(2, len(one) + len(two))
+    assembler = FrameAssembler()
+    frames = feed(assembler, one + two[:2] + two[3:] + three)
+    assert [f.timestamp for f in frames] == [0, 2]
+    assert assembler.frames_dropped == 1
+    assert assembler.packets_lost == 1
+
+
+def test_identical_duplicates_are_ignored_and_conflicting_ones_drop_the_frame() -> None:
+    packets = frame_packets(0, 0)
+    assembler = FrameAssembler()
+    frames = feed(assembler, [packets[0], packets[1], packets[1], *packets[2:]])
+    assert len(frames) == 1
+    assert assembler.duplicates == 1
+    # Two different "first" packets for one frame: ambiguous, so the frame is dropped.
+    again = frame_packets(5, 50)
+    impostor = build_packet(sequence=51, timestamp=5, ssrc=SSRC, payload=b"\xff\xd8", extension=b"")
+    assembler = FrameAssembler()
+    assert feed(assembler, [again[0], impostor, *again[2:]]) == []
+    assert assembler.frames_dropped == 1
+
+
+def test_a_truncated_middle_packet_fails_the_frame_size_check() -> None:
+    packets = frame_packets(0, 0)
+    packets[2] = packets[2][:-10]
+    assembler = FrameAssembler()
+    assert feed(assembler, packets) == []
+    assert assembler.frames_invalid == 1 and assembler.frames_dropped == 1
+
+
+@pytest.mark.parametrize("damage", ["start", "end"])
+def test_frames_without_jpeg_markers_are_dropped(damage: str) -> None:
+    jpeg = make_jpeg(64, 48, "x")
+    jpeg = jpeg[2:] if damage == "start" else jpeg[:-2]
+    packets = packetize(
+        jpeg, timestamp=0, ssrc=SSRC, first_sequence=0, info=FrameInfo(), packet_size=300
+    )
+    assembler = FrameAssembler()
+    assert feed(assembler, packets) == []
+    assert assembler.frames_invalid == 1
+
+
+def test_single_packet_frame_with_both_x_and_m() -> None:
+    jpeg = make_jpeg(16, 16, "")
+    packets = packetize(
+        jpeg, timestamp=9, ssrc=SSRC, first_sequence=3, info=FrameInfo(frame_size=len(jpeg))
+    )
+    assert len(packets) == 1
+    frames = feed(FrameAssembler(), packets)
+    assert frames[0].jpeg == jpeg
+
+
+def test_malformed_and_foreign_datagrams_are_counted_and_skipped() -> None:
+    packets = frame_packets(0, 0)
+    stranger = build_packet(sequence=7, timestamp=0, ssrc=0xBAD, payload=b"\xff\xd9")
+    datagrams = [b"", b"junk", bytes(40), packets[0], stranger, *packets[1:]]
+    assembler = FrameAssembler()
+    assert len(feed(assembler, datagrams)) == 1
+    assert assembler.malformed == 3
+    assert assembler.foreign == 1
+
+
+def test_a_new_source_is_followed_after_a_run_of_its_packets() -> None:
+    assembler = FrameAssembler()
+    feed(assembler, frame_packets(0, 0))
+    other = []
+    sequence = 30000
+    for counter in range(100, 130):
+        packets = packetize(
+            PICTURES.picture(160, 120, counter),
+            timestamp=counter,
+            ssrc=0xFEED,
+            first_sequence=sequence,
+            info=FrameInfo(),
+            packet_size=400,
+        )
+        sequence += len(packets)
+        other += packets
+    frames = feed(assembler, other)
+    assert frames, "the receiver never followed the restarted stream"
+    assert frames[-1].timestamp == 129
+
+
+def test_flush_counts_incomplete_frames_as_dropped() -> None:
+    assembler = FrameAssembler()
+    feed(assembler, frame_packets(0, 0)[:-1])
+    assembler.flush()
+    assert assembler.frames_dropped == 1

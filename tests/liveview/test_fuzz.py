@@ -1,0 +1,100 @@
+"""Random datagrams never make the parser or the assembler raise or emit a bad frame."""
+
+from __future__ import annotations
+
+import contextlib
+import random
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from camera2mqtt.cameras.wifi.liveview import FrameAssembler
+from camera2mqtt.cameras.wifi.rtp import FrameInfo, MalformedPacket, parse_packet
+from camera2mqtt.sim.wifi.liveview import FramePictures, packetize
+
+PICTURES = FramePictures()
+SSRC = 0x1234
+
+
+def stream(frames: int = 3) -> tuple[list[bytes], dict[int, bytes]]:
+    packets: list[bytes] = []
+    sent = {}
+    sequence = 65530
+    for counter in range(frames):
+        jpeg = PICTURES.picture(96, 64, counter)
+        sent[counter] = jpeg
+        chunk = packetize(
+            jpeg,
+            timestamp=counter,
+            ssrc=SSRC,
+            first_sequence=sequence,
+            info=FrameInfo(frame_size=len(jpeg)),
+            packet_size=256,
+        )
+        sequence += len(chunk)
+        packets += chunk
+    return packets, sent
+
+
+PACKETS, SENT = stream()
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.binary(max_size=300), max_size=40))
+def test_random_datagrams_never_raise(datagrams: list[bytes]) -> None:
+    assembler = FrameAssembler()
+    for data in datagrams:
+        with contextlib.suppress(MalformedPacket):
+            parse_packet(data)
+        assembler.push(data)
+    assembler.flush()
+    counters = assembler.counters()
+    assert counters.datagrams == len(datagrams)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    seed=st.integers(0, 2**32 - 1),
+    mutations=st.lists(
+        st.tuples(
+            st.sampled_from(["drop", "dup", "swap", "flip", "cut", "junk"]),
+            st.integers(0, 10_000),
+            st.integers(0, 255),
+        ),
+        max_size=12,
+    ),
+)
+def test_mutated_streams_only_ever_emit_frames_that_were_sent(
+    seed: int, mutations: list[tuple[str, int, int]]
+) -> None:
+    datagrams = list(PACKETS)
+    rng = random.Random(seed)
+    for action, where, value in mutations:
+        if not datagrams:
+            break
+        i = where % len(datagrams)
+        if action == "drop":
+            del datagrams[i]
+        elif action == "dup":
+            datagrams.insert(i, datagrams[i])
+        elif action == "swap" and i + 1 < len(datagrams):
+            datagrams[i], datagrams[i + 1] = datagrams[i + 1], datagrams[i]
+        elif action == "flip":
+            # Header bits only: RTP has no checksum, so a flipped JPEG byte is undetectable
+            # by any receiver (UDP's checksum catches that on a real link).
+            data = bytearray(datagrams[i])
+            if data:
+                data[rng.randrange(min(len(data), 12))] ^= value or 1
+            datagrams[i] = bytes(data)
+        elif action == "cut":
+            datagrams[i] = datagrams[i][: value % max(1, len(datagrams[i]))]
+        elif action == "junk":
+            datagrams.insert(i, rng.randbytes(value))
+    assembler = FrameAssembler()
+    for data in datagrams:
+        frame = assembler.push(data)
+        if frame is not None:
+            # A header bit flip may move a frame to another counter; its bytes must still be
+            # exactly one of the frames sent.
+            assert frame.jpeg in SENT.values()
+    assembler.flush()
