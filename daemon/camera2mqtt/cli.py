@@ -26,8 +26,11 @@ EXIT_INTERRUPTED = 130
 # Modules with a register(commands, simulators) function, in the order of `--help`.
 COMMAND_MODULES = (
     "camera2mqtt.config_cli",
+    "camera2mqtt.service_cli",
     "camera2mqtt.cameras.wifi.cli",
+    "camera2mqtt.cameras.serial.cli",
     "camera2mqtt.sim.wifi.cli",
+    "camera2mqtt.sim.serial.cli",
     "camera2mqtt.demo_cli",
 )
 

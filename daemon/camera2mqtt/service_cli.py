@@ -1,0 +1,42 @@
+"""``camera2mqtt run --config FILE``: run the daemon in the foreground until SIGTERM/SIGINT."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from camera2mqtt.config import EX_CONFIG, ConfigError, load_config
+from camera2mqtt.logs import configure_logging
+
+__all__ = ["register", "run"]
+
+
+def register(commands: argparse._SubParsersAction, simulators: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "run",
+        help="run the daemon: cameras on MQTT with Home Assistant discovery",
+        description=(
+            "Connect to the MQTT broker and every configured camera and serve them until "
+            f"SIGTERM or SIGINT. Exit status {EX_CONFIG} when the configuration has problems."
+        ),
+    )
+    parser.add_argument(
+        "-c", "--config", metavar="FILE", type=Path, required=True, help="the YAML configuration"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        config = load_config(args.config)
+    except ConfigError as error:
+        sys.stderr.write(f"camera2mqtt: {error}\n")
+        return EX_CONFIG
+    # The more verbose of --log-level and the file's log_level wins.
+    level = min(logging.getLevelName(config.log_level), logging.getLevelName(args.log_level))
+    configure_logging(level)
+    from camera2mqtt.service import Service
+
+    return Service(config).run()

@@ -1,0 +1,561 @@
+"""One thread and one job queue per camera: a camera does one thing at a time.
+
+The worker owns the camera's driver. It runs commands from MQTT in arrival order and, between
+them, the periodic work: polling the camera's presence and status at ``poll_interval`` and
+publishing live-view snapshots at ``snapshot.interval``. Both run on ``time.monotonic()``
+against absolute targets ``t0 + k * interval``; a slot missed while a long job ran is skipped.
+
+Everything the worker learns goes out through a :class:`Publisher` (the MQTT bridge):
+availability, retained JSON state, events, replies, snapshots and the last photo's thumbnail.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import json
+import logging
+import math
+import queue
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from camera2mqtt.cameras.base import (
+    Camera,
+    CameraError,
+    CameraStatus,
+    CameraUnreachable,
+    Capability,
+    ImageRef,
+    Property,
+)
+from camera2mqtt.config import CameraConfig
+from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
+from camera2mqtt.mqtt.discovery import CameraDescription
+from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
+from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
+
+__all__ = ["CameraFactory", "CameraWorker", "Publisher", "next_target"]
+
+log = logging.getLogger(__name__)
+
+QUEUE_SIZE = 32
+RAW_BODY_LIMIT = 256 * 1024
+AVAILABILITY_QOS = 1
+
+CameraFactory = Callable[[CameraConfig], Camera]
+
+
+class Publisher(Protocol):
+    def publish(
+        self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
+    ) -> bool: ...
+
+
+def next_target(t0: float, interval: float, now: float) -> float:
+    """The first slot ``t0 + k * interval`` strictly after ``now`` (missed slots skipped)."""
+    k = math.floor((now - t0) / interval) + 1
+    return t0 + max(k, 1) * interval
+
+
+@dataclass
+class _Counters:
+    shots: int = 0
+    downloads: int = 0
+    errors: int = 0
+
+
+@dataclass
+class _State:
+    """What the worker knows of its camera; published as retained JSON on ``state``."""
+
+    model: str | None = None
+    battery: int | None = None
+    frames_left: int | None = None
+    frames_taken: int | None = None
+    mode: str | None = None
+    last_photo: str | None = None
+    last_photo_time: str | None = None
+    last_error: str | None = None
+    counters: _Counters = field(default_factory=_Counters)
+    properties: dict[str, str] = field(default_factory=dict)
+
+    def as_json(self) -> dict[str, Any]:
+        return {
+            "model": self.model,
+            "battery": self.battery,
+            "frames_left": self.frames_left,
+            "frames_taken": self.frames_taken,
+            "mode": self.mode,
+            "last_photo": self.last_photo,
+            "last_photo_time": self.last_photo_time,
+            "last_error": self.last_error,
+            "counters": {
+                "shots": self.counters.shots,
+                "downloads": self.counters.downloads,
+                "errors": self.counters.errors,
+            },
+            "properties": dict(self.properties),
+        }
+
+
+_WAKE = object()
+_REPUBLISH = object()
+
+
+class CameraWorker:
+    """The thread that runs every job of one camera."""
+
+    def __init__(
+        self,
+        config: CameraConfig,
+        topics: CameraTopics,
+        publisher: Publisher,
+        *,
+        camera_factory: CameraFactory,
+        on_description: Callable[[CameraDescription], None] | None = None,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        self.config = config
+        self.topics = topics
+        self._publisher = publisher
+        self._camera_factory = camera_factory
+        self._on_description = on_description
+        self._jobs: queue.Queue[object] = queue.Queue(maxsize=queue_size)
+        self._stopping = threading.Event()
+        self._cancel = threading.Event()
+        self._thread = threading.Thread(target=self._run, name=f"camera-{config.name}", daemon=True)
+        self._camera: Camera | None = None
+        self._available: bool | None = None
+        self._state = _State()
+        self._last_thumbnail: bytes | None = None
+        self._description = CameraDescription(
+            name=config.name, kind=config.type, allow_power_off=config.allow.power_off
+        )
+
+    # -- called from other threads ---------------------------------------------------------
+
+    @property
+    def name(self) -> str:
+        return self.config.name
+
+    @property
+    def description(self) -> CameraDescription:
+        return self._description
+
+    @property
+    def available_text(self) -> str:
+        """``online``, ``offline``, or ``unknown`` before the first poll."""
+        return {True: ONLINE, False: OFFLINE}.get(self._available, "unknown")
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def submit(self, command: Command) -> bool:
+        """Queue a command; False when the queue is full (the caller answers busy)."""
+        try:
+            self._jobs.put_nowait(command)
+        except queue.Full:
+            return False
+        return True
+
+    def republish(self) -> None:
+        """Ask the worker to publish availability, state and last photo again (after a
+        reconnect of the bridge or Home Assistant's birth message)."""
+        with contextlib.suppress(queue.Full):
+            self._jobs.put_nowait(_REPUBLISH)
+
+    def request_stop(self) -> None:
+        """Abandon the current job (downloads see the cancel event) and end the thread."""
+        self._stopping.set()
+        self._cancel.set()
+        with contextlib.suppress(queue.Full):
+            self._jobs.put_nowait(_WAKE)
+
+    def join(self, timeout: float) -> bool:
+        self._thread.join(timeout)
+        return not self._thread.is_alive()
+
+    # -- the thread ------------------------------------------------------------------------
+
+    def _run(self) -> None:
+        try:
+            self._loop()
+        except Exception:
+            log.exception("The worker of camera %s failed", self.name)
+        finally:
+            self._close_camera()
+
+    def _loop(self) -> None:
+        poll_interval = self.config.poll_interval
+        snapshot_interval = self.config.snapshot.interval
+        t0 = time.monotonic()
+        next_poll = t0
+        next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
+        while not self._stopping.is_set():
+            wait = min(next_poll, next_snapshot) - time.monotonic()
+            try:
+                job = (
+                    self._jobs.get(timeout=max(0.0, wait)) if wait > 0 else self._jobs.get_nowait()
+                )
+            except queue.Empty:
+                job = None
+            if self._stopping.is_set():
+                break
+            if isinstance(job, Command):
+                self._run_command(job)
+            elif job is _REPUBLISH:
+                self._republish()
+            now = time.monotonic()
+            if now >= next_poll:
+                self._poll()
+                next_poll = next_target(t0, poll_interval, time.monotonic())
+            if now >= next_snapshot:
+                self._periodic_snapshot()
+                next_snapshot = next_target(t0, snapshot_interval, time.monotonic())
+
+    # -- presence and status ---------------------------------------------------------------
+
+    def _connect(self) -> Camera:
+        """The connected driver, connecting (a fresh driver) when needed."""
+        if self._camera is not None:
+            return self._camera
+        camera = self._camera_factory(self.config)
+        try:
+            info = camera.connect()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                camera.close()
+            raise
+        self._camera = camera
+        log.info("Camera %s connected: %s %s", self.name, info.manufacturer, info.model)
+        self._state.model = info.model
+        properties: tuple[Property, ...] = ()
+        if Capability.PROPERTIES in info.capabilities:
+            try:
+                properties = tuple(camera.properties())
+            except CameraUnreachable:
+                raise
+            except CameraError as error:
+                log.warning("Camera %s: could not read its properties: %s", self.name, error)
+        self._state.properties = {prop.name: prop.value for prop in properties}
+        self._set_description(replace(self._description, info=info, properties=properties))
+        self._set_available(True)
+        return camera
+
+    def _poll(self) -> None:
+        try:
+            camera = self._connect()
+            status = camera.status()
+        except CameraUnreachable as error:
+            log.debug("Camera %s not reachable: %s", self.name, error)
+            self._lost()
+            return
+        except CameraError as error:
+            log.warning("Camera %s: status failed: %s", self.name, error)
+            self._state.last_error = str(error)
+            self._publish_state()
+            return
+        previous_taken = self._state.frames_taken
+        self._apply_status(status)
+        self._publish_state()
+        if (
+            previous_taken is not None
+            and status.frames_taken is not None
+            and status.frames_taken > previous_taken
+        ):
+            self._check_new_photo(camera)
+
+    def _apply_status(self, status: CameraStatus) -> None:
+        self._state.battery = status.battery_percent
+        self._state.frames_left = status.frames_left
+        self._state.frames_taken = status.frames_taken
+        self._state.mode = status.mode
+
+    def _lost(self) -> None:
+        self._close_camera()
+        self._set_available(False)
+
+    def _close_camera(self) -> None:
+        camera, self._camera = self._camera, None
+        if camera is not None:
+            try:
+                camera.close()
+            except Exception:
+                log.exception("Camera %s: error while closing the driver", self.name)
+
+    def _set_available(self, available: bool) -> None:
+        if available == self._available:
+            return
+        self._available = available
+        if available:
+            log.info("Camera %s is online", self.name)
+        else:
+            log.info("Camera %s is offline", self.name)
+        self._publish_availability()
+
+    def _set_description(self, description: CameraDescription) -> None:
+        changed = description != self._description
+        self._description = description
+        if changed and self._on_description is not None:
+            self._on_description(description)
+
+    # -- publishing ------------------------------------------------------------------------
+
+    def _publish_availability(self) -> None:
+        if self._available is None:
+            return
+        self._publisher.publish(
+            self.topics.availability,
+            ONLINE if self._available else OFFLINE,
+            retain=True,
+            qos=AVAILABILITY_QOS,
+        )
+
+    def _publish_state(self) -> None:
+        payload = json.dumps(self._state.as_json(), separators=(",", ":"))
+        self._publisher.publish(self.topics.state, payload, retain=True)
+
+    def _publish_event(self, event: str, **fields: Any) -> None:
+        payload = json.dumps({"event": event, **fields}, separators=(",", ":"), default=str)
+        self._publisher.publish(self.topics.event, payload)
+
+    def _republish(self) -> None:
+        self._publish_availability()
+        self._publish_state()
+        if self._last_thumbnail is not None:
+            self._publisher.publish(self.topics.last_photo, self._last_thumbnail, retain=True)
+
+    # -- commands --------------------------------------------------------------------------
+
+    def _run_command(self, command: Command) -> None:
+        handler = _HANDLERS[command.action]
+        try:
+            result = handler(self, command)
+        except CameraError as error:
+            self._failed(command, str(error))
+            if isinstance(error, CameraUnreachable):
+                self._lost()
+            return
+        except ImageTooLarge as error:
+            self._failed(command, str(error))
+            return
+        except Exception as error:
+            log.exception("Camera %s: %s failed", self.name, command.action)
+            self._failed(command, f"Internal error ({type(error).__name__}); see the log.")
+            return
+        self._reply(ok_reply(command, result))
+
+    def _failed(self, command: Command, message: str) -> None:
+        log.warning("Camera %s: %s failed: %s", self.name, command.action, message)
+        self._state.last_error = message
+        self._state.counters.errors += 1
+        self._reply(error_reply(message, transaction=command.transaction, action=command.action))
+        self._publish_event("error", action=str(command.action), error=message)
+        self._publish_state()
+
+    def _reply(self, payload: bytes) -> None:
+        self._publisher.publish(self.topics.response, payload)
+
+    def _shoot(self, command: Command) -> dict[str, Any]:
+        camera = self._connect()
+        camera.require(Capability.SHOOT)
+        refs = camera.shoot()
+        self._state.counters.shots += 1
+        files = [_file_json(ref) for ref in refs]
+        self._publish_event("photo_taken", files=files)
+        if refs:
+            self._new_photo(camera, refs[-1])
+        self._refresh_status(camera)
+        self._publish_state()
+        return {"files": files}
+
+    def _status(self, command: Command) -> dict[str, Any]:
+        camera = self._connect()
+        self._apply_status(camera.status())
+        self._publish_state()
+        return self._state.as_json()
+
+    def _snapshot(self, command: Command) -> dict[str, Any]:
+        size = self._publish_snapshot(self._connect())
+        return {"bytes": size}
+
+    def _download(self, command: Command) -> dict[str, Any]:
+        camera = self._connect()
+        camera.require(Capability.DOWNLOAD)
+        refs = sorted(camera.list_images(), key=_age_key)
+        dest = Path(self.config.download_dir)
+        dest.mkdir(parents=True, exist_ok=True)
+        if command.which == "latest":
+            wanted = refs[-1:]
+        else:
+            wanted = [ref for ref in refs if not _already_downloaded(dest, ref)]
+        files = []
+        for ref in wanted:
+            path = camera.download(ref, dest, cancel=self._cancel)
+            self._state.counters.downloads += 1
+            entry = {**_file_json(ref), "local_path": str(path)}
+            files.append(entry)
+            self._publish_event("downloaded", file=entry)
+        self._publish_state()
+        return {"files": files}
+
+    def _set_clock(self, command: Command) -> dict[str, Any]:
+        camera = self._connect()
+        when = command.time or datetime.now()
+        camera.set_clock(when)
+        return {"time": when.isoformat(timespec="seconds")}
+
+    def _get_property(self, command: Command) -> dict[str, Any]:
+        assert command.name is not None
+        prop = self._connect().get_property(command.name)
+        return {
+            "name": prop.name,
+            "value": prop.value,
+            "allowed": list(prop.allowed),
+            "writable": prop.writable,
+        }
+
+    def _set_property(self, command: Command) -> dict[str, Any]:
+        assert command.name is not None and command.value is not None
+        self._connect().set_property(command.name, command.value)
+        self._state.properties[command.name] = command.value
+        self._publish_state()
+        return {"name": command.name, "value": command.value}
+
+    def _power_off(self, command: Command) -> dict[str, Any]:
+        self._connect().power_off()
+        self._lost()
+        return {}
+
+    def _erase(self, command: Command) -> dict[str, Any]:
+        camera = self._connect()
+        matches = [ref for ref in camera.list_images() if command.path in (ref.path, ref.name)]
+        if len(matches) != 1:
+            raise CameraError(
+                f"No single file {command.path!r} on the camera; use a path from list_images."
+            )
+        camera.erase(matches[0])
+        self._refresh_status(camera)
+        self._publish_state()
+        return {"path": matches[0].path}
+
+    def _raw(self, command: Command) -> dict[str, Any]:
+        assert command.command is not None
+        reply = self._connect().raw(command.command, command.args)
+        if len(reply.body) > RAW_BODY_LIMIT:
+            raise CameraError(
+                f"The camera's reply is {len(reply.body)} bytes, more than the "
+                f"{RAW_BODY_LIMIT} bytes a reply may carry; use download for files."
+            )
+        if reply.is_text:
+            return {
+                "content_type": reply.content_type,
+                "encoding": "utf-8",
+                "body": reply.body.decode("utf-8", "replace"),
+            }
+        return {
+            "content_type": reply.content_type,
+            "encoding": "base64",
+            "body": base64.b64encode(reply.body).decode("ascii"),
+        }
+
+    # -- photos and snapshots --------------------------------------------------------------
+
+    def _refresh_status(self, camera: Camera) -> None:
+        try:
+            self._apply_status(camera.status())
+        except CameraUnreachable:
+            raise
+        except CameraError as error:
+            log.debug("Camera %s: status after a job failed: %s", self.name, error)
+
+    def _check_new_photo(self, camera: Camera) -> None:
+        """Photos taken on the camera itself: publish the newest one's thumbnail."""
+        if Capability.LIST not in camera.info.capabilities:
+            return
+        try:
+            refs = sorted(camera.list_images(), key=_age_key)
+        except CameraError as error:
+            log.debug("Camera %s: listing new photos failed: %s", self.name, error)
+            return
+        if refs and refs[-1].path != self._state.last_photo:
+            self._publish_event("photo_taken", files=[_file_json(refs[-1])], source="camera")
+            self._new_photo(camera, refs[-1])
+            self._publish_state()
+
+    def _new_photo(self, camera: Camera, ref: ImageRef) -> None:
+        self._state.last_photo = ref.path
+        taken = ref.timestamp.astimezone() if ref.timestamp else datetime.now(UTC)
+        self._state.last_photo_time = taken.isoformat(timespec="seconds")
+        if Capability.THUMBNAIL not in camera.info.capabilities:
+            return
+        try:
+            thumbnail = fit_jpeg(
+                camera.thumbnail(ref), self.config.snapshot.size, self.config.snapshot.max_bytes
+            )
+        except CameraUnreachable:
+            raise
+        except (CameraError, ImageTooLarge) as error:
+            log.warning("Camera %s: no thumbnail for %s: %s", self.name, ref.path, error)
+            return
+        self._last_thumbnail = thumbnail
+        self._publisher.publish(self.topics.last_photo, thumbnail, retain=True)
+
+    def _publish_snapshot(self, camera: Camera) -> int:
+        camera.require(Capability.SNAPSHOT)
+        image = fit_jpeg(
+            camera.snapshot(), self.config.snapshot.size, self.config.snapshot.max_bytes
+        )
+        self._publisher.publish(self.topics.snapshot, image, qos=0)
+        return len(image)
+
+    def _periodic_snapshot(self) -> None:
+        camera = self._camera
+        if camera is None or Capability.SNAPSHOT not in camera.info.capabilities:
+            return
+        try:
+            self._publish_snapshot(camera)
+        except CameraUnreachable as error:
+            log.debug("Camera %s: snapshot failed: %s", self.name, error)
+            self._lost()
+        except (CameraError, ImageTooLarge) as error:
+            log.debug("Camera %s: snapshot failed: %s", self.name, error)
+
+
+_HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = {
+    Action.SHOOT: CameraWorker._shoot,
+    Action.STATUS: CameraWorker._status,
+    Action.SNAPSHOT: CameraWorker._snapshot,
+    Action.DOWNLOAD: CameraWorker._download,
+    Action.SET_CLOCK: CameraWorker._set_clock,
+    Action.GET_PROPERTY: CameraWorker._get_property,
+    Action.SET_PROPERTY: CameraWorker._set_property,
+    Action.POWER_OFF: CameraWorker._power_off,
+    Action.ERASE: CameraWorker._erase,
+    Action.RAW: CameraWorker._raw,
+}
+
+
+def _file_json(ref: ImageRef) -> dict[str, Any]:
+    return {
+        "path": ref.path,
+        "size": ref.size,
+        "timestamp": ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None,
+    }
+
+
+def _age_key(ref: ImageRef) -> tuple[datetime, int, str]:
+    return (ref.timestamp or datetime.min, ref.index or 0, ref.path)
+
+
+def _already_downloaded(dest: Path, ref: ImageRef) -> bool:
+    try:
+        return (dest / ref.name).stat().st_size == ref.size
+    except (OSError, ValueError):
+        return False
