@@ -17,12 +17,13 @@ import time
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
 from camera2mqtt.cameras.base import (
     Camera,
+    CameraBusy,
     CameraError,
     CameraInfo,
     CameraStatus,
@@ -215,7 +216,7 @@ class WifiCamera(Camera):
         if "get_unusedcapacity" in self._commands:
             try:
                 reply = self._quick("get_unusedcapacity")
-            except WrongMode:
+            except (WrongMode, CommandRejected, CameraBusy):  # it answered: it is there
                 pass
             else:
                 capacity = _first_number(reply.body)
@@ -485,7 +486,8 @@ class WifiCamera(Camera):
                 continue
             desc[name] = _Desc(
                 value=(element.findtext("value") or "").strip(),
-                allowed=tuple((element.findtext("enum") or "").split()),
+                # Real enums repeat values (cameradrivemode); keep each once, in order.
+                allowed=tuple(dict.fromkeys((element.findtext("enum") or "").split())),
                 writable=(element.findtext("attribute") or "").strip() == "getset",
             )
         self._desc = desc
@@ -629,7 +631,7 @@ def _camera_path(path: str) -> str:
         or "\x00" in path
         or "\\" in path
         or any(part in {"..", "."} for part in path.split("/"))
-        or not PurePosixPath(path).name
+        or not path.rsplit("/", 1)[1]
     ):
         raise UnsafeFilename(f"Refusing the camera path {path!r}: it is not a plain card path.")
     return path
