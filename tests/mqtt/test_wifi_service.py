@@ -1,0 +1,164 @@
+"""The daemon with the Wi-Fi simulator behind the real driver, driven only through MQTT."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from camera2mqtt.config import parse_config
+from camera2mqtt.service import Service
+from tests.mqtt.recorder import Recorder
+
+WIFI_MODEL = "e-m1-iii"
+
+
+@pytest.fixture
+def wifi_sim() -> Iterator[object]:
+    from camera2mqtt.sim.wifi import WifiSimulator
+
+    with WifiSimulator(WIFI_MODEL) as simulator:
+        yield simulator
+
+
+def config_text(mqtt_port: int, wifi_port: int, base: str, root: Path) -> str:
+    return f"""
+mqtt:
+  host: 127.0.0.1
+  port: {mqtt_port}
+  base_topic: {base}
+  client_id: {base}-daemon
+  discovery_prefix: {base}-ha
+  keepalive: 10
+state_dir: {root / "state"}
+photos_dir: {root / "photos"}
+cameras:
+  tg:
+    type: wifi
+    host: 127.0.0.1
+    port: {wifi_port}
+    timeout: 5
+    poll_interval: 1
+    snapshot: {{size: 320, max_bytes: 30000}}
+    allow: {{power_off: true}}
+"""
+
+
+class Client:
+    def __init__(self, recorder: Recorder, base: str) -> None:
+        self.recorder = recorder
+        self.base = base
+
+    def command(self, body: dict) -> dict:
+        mark = self.recorder.mark()
+        transaction = uuid.uuid4().hex
+        payload = json.dumps({**body, "transaction": transaction})
+        self.recorder.publish(f"{self.base}/tg/set", payload)
+        reply = self.recorder.wait_for(
+            f"{self.base}/tg/response",
+            lambda m: json.loads(m.payload)["transaction"] == transaction,
+            after=mark,
+            timeout=60,
+        )
+        return json.loads(reply.payload)
+
+
+@pytest.fixture
+def daemon(broker, wifi_sim, tmp_path: Path) -> Iterator[Client]:
+    base = f"t{uuid.uuid4().hex[:8]}"
+    config = parse_config(config_text(broker.port, wifi_sim.port, base, tmp_path))
+    recorder = Recorder(broker.port)
+    service = Service(config)
+    service.start()
+    try:
+        recorder.wait_for(f"{base}/bridge/state", lambda m: m.payload == b"online")
+        recorder.wait_for(f"{base}/tg/availability", lambda m: m.payload == b"online", timeout=60)
+        yield Client(recorder, base)
+    finally:
+        service.stop()
+        recorder.close()
+
+
+def test_shoot_publishes_files_event_and_thumbnail(daemon: Client, wifi_sim) -> None:
+    mark = daemon.recorder.mark()
+    reply = daemon.command({"action": "shoot"})
+    assert reply["status"] == "ok", reply
+    assert reply["result"]["files"]
+    thumb = daemon.recorder.wait_for(f"{daemon.base}/tg/last_photo", after=mark)
+    assert thumb.payload.startswith(b"\xff\xd8")
+    assert len(thumb.payload) <= 30000
+    state = daemon.recorder.wait_for(
+        f"{daemon.base}/tg/state",
+        lambda m: json.loads(m.payload)["counters"]["shots"] == 1,
+        after=mark,
+    )
+    assert json.loads(state.payload)["last_photo"] == reply["result"]["files"][-1]["path"]
+
+
+def test_discovery_has_take_mode_select(daemon: Client) -> None:
+    topic = f"{daemon.base}-ha/device/{daemon.base}_tg/config"
+    message = daemon.recorder.wait_for(topic, lambda m: b"select_takemode" in m.payload)
+    components = json.loads(message.payload)["components"]
+    assert "P" in components["select_takemode"]["options"]
+    reply = daemon.command({"action": "set_property", "name": "takemode", "value": "A"})
+    assert reply["status"] == "ok", reply
+    reply = daemon.command({"action": "get_property", "name": "takemode"})
+    assert reply["result"]["value"] == "A"
+
+
+def test_snapshot_fits_limits(daemon: Client) -> None:
+    mark = daemon.recorder.mark()
+    reply = daemon.command({"action": "snapshot"})
+    if reply["status"] == "error" and "not supported" in reply["error"]:
+        pytest.skip(reply["error"])
+    assert reply["status"] == "ok", reply
+    message = daemon.recorder.wait_for(f"{daemon.base}/tg/snapshot", after=mark)
+    assert len(message.payload) <= 30000
+    with Image.open(io.BytesIO(message.payload)) as image:
+        assert max(image.size) <= 320
+
+
+def test_download_latest_goes_to_download_dir(daemon: Client, tmp_path: Path) -> None:
+    assert daemon.command({"action": "shoot"})["status"] == "ok"
+    reply = daemon.command({"action": "download", "which": "latest"})
+    assert reply["status"] == "ok", reply
+    [file] = reply["result"]["files"]
+    local = Path(file["local_path"])
+    assert local.parent == tmp_path / "photos" / "tg"
+    assert local.stat().st_size == file["size"]
+
+
+def test_availability_follows_the_camera(daemon: Client, wifi_sim) -> None:
+    mark = daemon.recorder.mark()
+    wifi_sim.faults.delay_s = 8.0  # longer than the driver's status timeout
+    try:
+        daemon.recorder.wait_for(
+            f"{daemon.base}/tg/availability",
+            lambda m: m.payload == b"offline",
+            after=mark,
+            timeout=60,
+        )
+    finally:
+        wifi_sim.faults.delay_s = 0.0
+    mark = daemon.recorder.mark()
+    daemon.recorder.wait_for(
+        f"{daemon.base}/tg/availability",
+        lambda m: m.payload == b"online",
+        after=mark,
+        timeout=60,
+    )
+    assert daemon.command({"action": "shoot"})["status"] == "ok"
+
+
+def test_power_off_marks_the_camera_offline(daemon: Client) -> None:
+    mark = daemon.recorder.mark()
+    reply = daemon.command({"action": "power_off"})
+    assert reply["status"] == "ok", reply
+    daemon.recorder.wait_for(
+        f"{daemon.base}/tg/availability", lambda m: m.payload == b"offline", after=mark
+    )
