@@ -58,6 +58,7 @@ DEFAULT_STATE_DIR = Path("/var/lib/camera2mqtt")
 MQTT_PAYLOAD_LIMIT = 1_900_000
 SNAPSHOT_MAX_BYTES_LIMIT = 1_000_000
 CAMERA_NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
+RESERVED_CAMERA_NAMES = frozenset({"bridge"})  # <base_topic>/bridge/state is the daemon's
 SYNC_TIME_PATTERN = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
 LIVEVIEW_SIZE_PATTERN = re.compile(r"\d{4}x\d{4}")
 _ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
@@ -272,9 +273,14 @@ def parse_config(
 
 
 def _compose(text: str, source: str) -> yaml.Node | None:
-    loader = yaml.SafeLoader(text)
+    loader = None
     try:
+        loader = yaml.SafeLoader(text)
         return loader.get_single_node()
+    except yaml.reader.ReaderError as error:
+        line = text.count("\n", 0, error.position) + 1
+        message = f"YAML syntax error: character U+{error.character:04X} is not allowed in YAML"
+        raise ConfigError([ConfigProblem("", line, message)], source) from None
     except yaml.MarkedYAMLError as error:
         mark = error.problem_mark or error.context_mark
         line = mark.line + 1 if mark else None
@@ -285,7 +291,8 @@ def _compose(text: str, source: str) -> yaml.Node | None:
     except yaml.YAMLError as error:
         raise ConfigError([ConfigProblem("", None, f"YAML error: {error}")], source) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 # --------------------------------------------------------------------------- readers
@@ -790,10 +797,60 @@ def _read_cameras(
                 "camera names are MQTT topic levels and Home Assistant ids: use 1 to 64 "
                 "lower-case letters, digits, '_' or '-'",
             )
+        elif name in RESERVED_CAMERA_NAMES:
+            context.add(
+                path,
+                key_node,
+                f"'{name}' is reserved for the daemon's own topic "
+                f"({mqtt.base_topic}/{name}/...); choose another name",
+            )
         camera = _read_camera(context, name, path, key_node, value_node, photos_dir, mqtt)
         if camera is not None:
             cameras.append(camera)
+            _check_shared_resources(context, camera, key_node, value_node, cameras[:-1])
     return tuple(cameras)
+
+
+def _shared_resources(camera: CameraConfig) -> dict[tuple[str, ...], tuple[str, object]]:
+    """What two cameras must not share: key path in the camera -> (what it is, the resource)."""
+    claims = {("download_dir",): ("this folder is", camera.download_dir)}
+    if isinstance(camera, SerialCameraConfig):
+        claims[("port",)] = ("this serial port is", camera.port)
+    elif isinstance(camera, WifiCameraConfig):
+        claims[("host",)] = ("this host and port are", (camera.host, camera.port))
+        if camera.liveview.port:
+            claims[("liveview", "port")] = ("this UDP port is", camera.liveview.port)
+    return claims
+
+
+def _check_shared_resources(
+    context: _Context,
+    camera: CameraConfig,
+    key_node: yaml.Node,
+    node: yaml.Node,
+    earlier: list[CameraConfig],
+) -> None:
+    claimed = _shared_resources(camera)
+    for other in earlier:
+        theirs = _shared_resources(other)
+        for keys, (what, resource) in claimed.items():
+            if keys in theirs and theirs[keys][1] == resource:
+                context.add(
+                    ".".join((f"cameras.{camera.name}", *keys)),
+                    _find(node, keys) or key_node,
+                    f"{what} already used by camera '{other.name}'; each camera needs its own",
+                )
+
+
+def _find(node: yaml.Node, keys: tuple[str, ...]) -> yaml.Node | None:
+    for key in keys:
+        if not isinstance(node, yaml.MappingNode):
+            return None
+        found = next((v for k, v in node.value if getattr(k, "value", None) == key), None)
+        if found is None:
+            return None
+        node = found
+    return node
 
 
 def _read_camera(

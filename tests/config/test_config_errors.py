@@ -6,6 +6,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from camera2mqtt.config import EX_CONFIG, ConfigError, ConfigProblem, load_config, parse_config
 
@@ -475,3 +478,108 @@ def test_a_wifi_key_on_a_serial_camera_is_unknown_there() -> None:
     )
     assert problem.path == "cameras.attic.liveview"
     assert "unknown key" in problem.message and "speed" in problem.message
+
+
+def test_cameras_may_not_share_a_device_port_or_folder() -> None:
+    text = """\
+    cameras:
+      a:
+        type: wifi
+        host: 127.0.0.1
+        liveview: {port: 40000}
+      b:
+        type: wifi
+        host: 127.0.0.1
+        liveview:
+          port: 40000
+      c:
+        type: wifi
+        host: 127.0.0.1
+        port: 8080
+      s1: {type: serial, port: /dev/ttyUSB0}
+      s2:
+        type: serial
+        port: /dev/ttyUSB0
+        download_dir: /var/lib/camera2mqtt/photos/a
+    """
+    problems = problems_of(text)
+    assert [(p.path, p.line) for p in problems] == [
+        ("cameras.b.host", 8),
+        ("cameras.b.liveview.port", 10),
+        ("cameras.s2.port", 18),
+        ("cameras.s2.download_dir", 19),
+    ]
+    assert "this host and port are already used by camera 'a'" in problems[0].message
+    assert "this serial port is already used by camera 's1'" in problems[2].message
+    assert "this folder is already used by camera 'a'" in problems[3].message
+
+
+def test_the_bridge_topic_name_is_reserved() -> None:
+    problem = only_problem("cameras:\n  bridge:\n    type: wifi\n")
+    assert (problem.path, problem.line) == ("cameras.bridge", 2)
+    assert "reserved" in problem.message
+
+
+ANY_YAML_SCALAR = st.one_of(
+    st.none(),
+    st.booleans(),
+    st.integers(min_value=-(10**6), max_value=10**6),
+    st.floats(allow_nan=True, allow_infinity=True),
+    st.text(max_size=20),
+)
+KEYS = st.sampled_from(
+    [
+        "mqtt",
+        "cameras",
+        "log_level",
+        "type",
+        "host",
+        "port",
+        "password",
+        "tls",
+        "snapshot",
+        "allow",
+        "schedule",
+        "sync_at",
+        "liveview",
+        "speed",
+        "garden",
+        "x",
+    ]
+)
+ANY_TREE = st.recursive(
+    ANY_YAML_SCALAR,
+    lambda children: st.one_of(
+        st.lists(children, max_size=4), st.dictionaries(KEYS, children, max_size=5)
+    ),
+    max_leaves=25,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ANY_TREE)
+def test_any_yaml_document_either_loads_or_raises_config_error(tree) -> None:
+    text = yaml.safe_dump(tree)
+    try:
+        parse_config(text, environ={})
+    except ConfigError as error:
+        assert error.problems
+        for problem in error.problems:
+            assert problem.message and "\n" not in problem.message
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=200))
+def test_any_text_either_loads_or_raises_config_error(text: str) -> None:
+    try:
+        parse_config(text, environ={})
+    except ConfigError as error:
+        assert error.problems
+
+
+def test_a_control_character_is_a_syntax_error_with_its_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_config("cameras:\n  garden:\n    type: wi\x1ffi\n", source="c.yaml", environ={})
+    assert str(caught.value) == (
+        "c.yaml:3: YAML syntax error: character U+001F is not allowed in YAML"
+    )
