@@ -57,6 +57,8 @@ class SerialFaults:
             self.missing_reply = False
             self.corrupt_packets = 0
 
+    reset = clear  # the name the Wi-Fi simulator's faults use
+
     def take_missing_reply(self) -> bool:
         with self._lock:
             missing, self.missing_reply = self.missing_reply, False
