@@ -34,10 +34,12 @@ from camera2mqtt.cameras.base import (
 )
 from camera2mqtt.cameras.serial.link import (
     LinkTimeouts,
+    PacketRetriesExceeded,
     RegisterUnsupported,
     SerialLink,
     open_port,
 )
+from camera2mqtt.cameras.serial.packets import MAX_DATA
 from camera2mqtt.cameras.serial.quirks import ModelQuirks, quirks_for
 from camera2mqtt.cameras.serial.registers import (
     DEFAULT_SPEED,
@@ -66,6 +68,9 @@ _FOLDER_DEPTH_LIMIT = 4
 _NO_CARD = 1
 _OPERATION_MODES = {1: "off", 2: "record", 3: "play", 6: "thumbnail"}
 _BLANK_NAMES = {"", "        "}
+_PACKET_SIZES = (128, 256, 512, 1024, MAX_DATA)
+_FAILURES_BEFORE_SHRINK = 4  # NAKs in a row for one packet before smaller packets are tried
+_TRANSFER_RESTARTS = 6
 
 _CAPABILITIES = frozenset(
     {
@@ -114,6 +119,9 @@ class SerialCamera(Camera):
         self._port: serial.SerialBase | None = None
         self._owns_port = isinstance(port, str)
         self._link: SerialLink | None = None
+        self._packet_size = MAX_DATA
+        self._packet_size_settable = True
+        self._shrink_packets = False
 
     @classmethod
     def from_config(cls, cfg: Any) -> SerialCamera:
@@ -261,12 +269,10 @@ class SerialCamera(Camera):
         cancel: threading.Event | None = None,
     ) -> Path:
         frame = self._frame_of(ref)
-        link = self._require_link()
         size = self._frame_int(frame, Register.IMAGE_SIZE)
         if size <= 0:
             size = ref.size
-        link.set_int(Register.FRAME, frame)
-        chunks = link.iter_var(Register.IMAGE)
+        chunks = self._stream(frame, Register.IMAGE, size if size > 0 else None)
         try:
             return write_atomically(
                 Path(dest_dir),
@@ -282,19 +288,73 @@ class SerialCamera(Camera):
 
     def read_image(self, frame: int) -> bytes:
         """The whole image of ``frame`` in memory (small files, tests)."""
-        link = self._require_link()
-        link.set_int(Register.FRAME, frame)
-        return link.get_var(Register.IMAGE)
+        size = self._frame_int(frame, Register.IMAGE_SIZE)
+        return b"".join(self._stream(frame, Register.IMAGE, size if size > 0 else None))
 
     def thumbnail(self, ref: ImageRef) -> bytes:
         frame = self._frame_of(ref)
-        link = self._require_link()
-        link.set_int(Register.FRAME, frame)
+        size = self._frame_int(frame, Register.THUMBNAIL_SIZE)
         try:
-            data = link.get_var(Register.THUMBNAIL)
+            data = b"".join(self._stream(frame, Register.THUMBNAIL, size if size > 0 else None))
         except RegisterUnsupported as error:
             raise Unsupported("thumbnails", self._model_name()) from error
         return _jpeg_part(data)
+
+    def _stream(self, frame: int, register: int, total: int | None) -> Iterator[bytes]:
+        """The data of ``frame`` from ``register`` (14 image, 15 thumbnail), resumable.
+
+        When a packet keeps failing, the transfer starts again with smaller packets
+        (register 77) and the bytes already delivered are skipped, so a noisy line costs
+        time but never a wrong or failed file.
+        """
+        link = self._require_link()
+        delivered = 0
+        restarts = 0
+        while True:
+            size = self._choose_packet_size(link)
+            link.set_int(Register.FRAME, frame)
+            skip = delivered
+            try:
+                for chunk in link.iter_var(
+                    register,
+                    total=total,
+                    packet_size=size,
+                    max_failures=_FAILURES_BEFORE_SHRINK if size > _PACKET_SIZES[0] else None,
+                ):
+                    if skip:
+                        if len(chunk) <= skip:
+                            skip -= len(chunk)
+                            continue
+                        chunk = chunk[skip:]
+                        skip = 0
+                    delivered += len(chunk)
+                    yield chunk
+                return
+            except PacketRetriesExceeded as error:
+                restarts += 1
+                if restarts > _TRANSFER_RESTARTS:
+                    raise
+                log.info("frame %d: %s; starting again with smaller packets", frame, error)
+                self._shrink_packets = True
+
+    def _choose_packet_size(self, link: SerialLink) -> int:
+        """Packet size for the next transfer, from the line's error rate so far."""
+        if not self._packet_size_settable:
+            return MAX_DATA
+        wanted = link.stats.best_packet_size(_PACKET_SIZES)
+        if self._shrink_packets:
+            self._shrink_packets = False
+            smaller = [s for s in _PACKET_SIZES if s < self._packet_size]
+            wanted = min(wanted, smaller[-1] if smaller else _PACKET_SIZES[0])
+        if wanted != self._packet_size:
+            try:
+                link.set_int(Register.PACKET_SIZE, wanted)
+            except RegisterUnsupported:
+                self._packet_size_settable = False
+                return MAX_DATA
+            log.debug("packet size now %d bytes", wanted)
+            self._packet_size = wanted
+        return self._packet_size
 
     def snapshot(self) -> bytes:
         link = self._require_link()
@@ -303,7 +363,7 @@ class SerialCamera(Camera):
         except RegisterUnsupported as error:
             raise Unsupported("live preview", self._model_name()) from error
         link.set_int(Register.FRAME, 0)
-        return _jpeg_part(link.get_var(Register.IMAGE))
+        return _jpeg_part(b"".join(link.iter_var(Register.IMAGE, packet_size=self._packet_size)))
 
     def erase(self, ref: ImageRef) -> None:
         if not self._allow_erase:

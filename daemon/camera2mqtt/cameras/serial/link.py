@@ -6,23 +6,25 @@ and negotiates the line speed, the register methods exchange commands and replie
 :meth:`SerialLink.close_session` puts the camera back to 19200. The behaviour follows what
 photopc and gphoto2 do (serial reference, sections 4 and 5):
 
-* a reply with a bad checksum, garbage or a timeout in the middle of a packet is answered
-  with NAK and the camera sends the packet again; a packet repeated because our ACK was
-  lost is ACKed and dropped;
+* a reply packet with a bad checksum, cut short or garbled is answered with NAK and the
+  camera sends it again; a packet repeated because our ACK was lost is ACKed and dropped;
 * a command that gets no answer, or a NAK, is sent again, a bounded number of times;
 * a 0xff from the camera means it ended the session after idling: only then is the line
   initialised again (some models stop talking after a second init);
 * every wait has a deadline.
+
+Reply packets are found by their expected header (type, sequence number and, when known,
+length), so line noise before or inside a packet never shifts the framing of the next one.
 """
 
 from __future__ import annotations
 
 import errno
 import logging
+import math
 import os
 import time
-from collections import deque
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import serial
@@ -35,13 +37,14 @@ from camera2mqtt.cameras.base import (
     ProtocolError,
 )
 from camera2mqtt.cameras.serial.packets import (
-    BadChecksum,
+    HEADER_SIZE,
+    MAX_DATA,
+    TRAILER_SIZE,
     Command,
     Control,
-    ControlByte,
-    DecodedItem,
     Packet,
     PacketDecoder,
+    PacketType,
     encode_action,
     encode_command,
     encode_get_int,
@@ -59,7 +62,14 @@ from camera2mqtt.cameras.serial.registers import (
     decode_int,
 )
 
-__all__ = ["LinkTimeouts", "RegisterUnsupported", "SerialLink", "open_port"]
+__all__ = [
+    "LinkStats",
+    "LinkTimeouts",
+    "PacketRetriesExceeded",
+    "RegisterUnsupported",
+    "SerialLink",
+    "open_port",
+]
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +79,10 @@ WRITE_TIMEOUT_S = 5.0
 _REINIT_LIMIT = 3  # gphoto2: "Camera refused 3 times to keep a connection open"
 _REINIT_BYTES = frozenset({Control.END, Control.SESSION_ERROR, Control.WRONG_SPEED})
 _REFUSAL_BYTES = frozenset({Control.DC1, Control.CAN})
+_CONTROL_VALUES = frozenset(int(c) for c in Control)
+_DATA_TYPES = (PacketType.DATA_MORE, PacketType.DATA_LAST)
+_INT_REPLY_SIZE = 4
+_INIT_SKIP = frozenset({Control.NUL, Control.END})
 
 
 class RegisterUnsupported(CommandRejected):
@@ -79,22 +93,37 @@ class RegisterUnsupported(CommandRejected):
         self.what = what
 
 
+class PacketRetriesExceeded(CameraTimeout):
+    """One reply packet failed too often; ``delivered`` bytes of the reply had arrived."""
+
+    def __init__(self, message: str, *, delivered: int) -> None:
+        super().__init__(message)
+        self.delivered = delivered
+
+
+class _Garbled:
+    """Bytes arrived, then silence, and they hold no packet we were waiting for."""
+
+
+_GARBLED = _Garbled()
+
+
 @dataclass(frozen=True, slots=True)
 class LinkTimeouts:
     """Deadlines and retry counts of the link (seconds).
 
-    The defaults are more generous than photopc's (0.4 s for an ACK, 0.2 s for a data
-    packet) so that a loaded host does not turn into retries; ``reply`` also bounds the
-    wait for the first packet of an image, which some cameras take a while to prepare.
+    More generous than photopc's (0.4 s for an ACK, 0.2 s for a data packet) so that a
+    loaded host does not turn into retries; ``reply`` also bounds the wait for the first
+    packet of an image, which some cameras take a while to prepare.
     """
 
     init: float = 3.0  # wait for the 0x15 signature after each init byte
     init_attempts: int = 4
     init_pause: float = 0.5
     ack: float = 2.0  # ACK after a command
-    reply: float = 3.0  # first byte of a reply packet
-    byte_gap: float = 1.0  # silence inside a packet before it counts as cut short
-    quiet: float = 0.05  # silence that ends a burst of garbage before we NAK
+    reply: float = 3.0  # first packet of a reply
+    next_packet: float = 1.0  # next packet after our ACK
+    quiet: float = 0.05  # silence that ends a burst we could not use, before we NAK
     action: float = 20.0  # ENQ after an action (gphoto2 allows 20 s for a capture)
     speed_settle: float = 0.01  # pause after switching the port's speed
     retries: int = 3  # resends of one command
@@ -103,7 +132,39 @@ class LinkTimeouts:
     @classmethod
     def scaled(cls, reply: float) -> LinkTimeouts:
         """Timeouts derived from one number, the wait for a reply (the CLI's --timeout)."""
-        return cls(init=reply, ack=min(reply, 2.0), reply=reply, byte_gap=min(reply, 1.0))
+        return cls(init=reply, ack=min(reply, 2.0), reply=reply, next_packet=min(reply, 1.0))
+
+
+@dataclass(slots=True)
+class LinkStats:
+    """Counters of one session; they estimate how noisy the line is."""
+
+    packets: int = 0  # reply packets taken
+    packet_bytes: int = 0  # their size on the wire
+    failures: int = 0  # packets answered with NAK
+    commands_resent: int = 0
+    reinits: int = 0
+
+    def byte_error_rate(self) -> float:
+        """Estimated chance that one byte arrives damaged or not at all."""
+        attempts = self.packets + self.failures
+        if self.failures == 0 or attempts < 3 or self.packets == 0:
+            return 0.0
+        mean_size = self.packet_bytes / self.packets
+        failed_share = min(self.failures / attempts, 0.99)
+        return -math.log(1.0 - failed_share) / mean_size
+
+    def best_packet_size(self, sizes: tuple[int, ...], turnaround_bytes: int = 16) -> int:
+        """The packet size with the highest expected goodput on this line."""
+        rate = self.byte_error_rate()
+        if rate == 0.0:
+            return max(sizes)
+        overhead = HEADER_SIZE + TRAILER_SIZE
+
+        def goodput(size: int) -> float:
+            return (1 - rate) ** (size + overhead) * size / (size + overhead + turnaround_bytes)
+
+        return max(sizes, key=goodput)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -174,13 +235,12 @@ class SerialLink:
         self._timeouts = timeouts or LinkTimeouts()
         self._max_speed = max_speed
         self._decoder = PacketDecoder(accept_checksums=quirks.accept_checksums)
-        self._items: deque[DecodedItem] = deque()
+        self._raw = bytearray()  # received and not consumed yet
         self._first_command = True
         self._in_session = False
         self._speed = INIT_SPEED
-        self._reinits = 0
-        self.naks_sent = 0
-        """NAKs sent this session (a measure of line quality, for logs and benchmarks)."""
+        self._quiet = self._timeouts.quiet
+        self.stats = LinkStats()
 
     @property
     def speed(self) -> int:
@@ -211,15 +271,18 @@ class SerialLink:
         self._in_session = False
         try:
             if self._speed != INIT_SPEED:
-                self._drain()
+                self._discard_input()
                 self._write(encode_set_int(Register.SPEED, END_SESSION_SPEED_CODE, first=True))
-                item = self._next_item(self._timeouts.ack)
-                if not _is_control(item, Control.ACK):
-                    log.info("the camera did not acknowledge the end of the session (%s)", item)
+                answer = self._control(self._timeouts.ack)
+                if answer != Control.ACK:
+                    log.info("the camera did not acknowledge the end of the session (%s)", answer)
         except CameraUnreachable as error:
             log.info("ending the session: %s", error)
         finally:
-            self._set_port_speed(INIT_SPEED)
+            try:
+                self._set_port_speed(INIT_SPEED)
+            except CameraUnreachable as error:
+                log.info("ending the session: %s", error)
 
     def _init(self) -> None:
         """00 -> 15 at 19200, with retries (serial reference section 5, step 1)."""
@@ -232,10 +295,10 @@ class SerialLink:
             self._write(bytes((Control.NUL,)))
             deadline = time.monotonic() + timeouts.init
             while True:
-                item = self._next_item(deadline - time.monotonic())
-                if item is None:
+                answer = self._control(deadline - time.monotonic())
+                if answer is None:
                     break
-                if _is_control(item, Control.NAK):
+                if answer == Control.NAK:
                     self._first_command = True
                     log.debug("camera on %s answered the init byte", self.port_name)
                     return
@@ -274,8 +337,8 @@ class SerialLink:
 
     def _reinit(self) -> None:
         """After a 0xff: the camera is back at 19200 waiting for an init byte."""
-        self._reinits += 1
-        if self._reinits > _REINIT_LIMIT:
+        self.stats.reinits += 1
+        if self.stats.reinits > _REINIT_LIMIT:
             raise CameraUnreachable(
                 f"The camera on {self.port_name} keeps ending the session; check its "
                 "batteries and cable."
@@ -288,7 +351,9 @@ class SerialLink:
 
     def get_int(self, register: int) -> int:
         """GET_INT: the int32 value of ``register``."""
-        data = b"".join(self._get(encode_get_int, register, f"register {register}"))
+        data = b"".join(
+            self._get(encode_get_int, register, f"register {register}", total=_INT_REPLY_SIZE)
+        )
         try:
             return decode_int(data)
         except ValueError as error:
@@ -310,13 +375,30 @@ class SerialLink:
         """GET_VAR: the whole vdata value of ``register``."""
         return b"".join(self.iter_var(register))
 
-    def iter_var(self, register: int) -> Iterator[bytes]:
+    def iter_var(
+        self,
+        register: int,
+        *,
+        total: int | None = None,
+        packet_size: int = MAX_DATA,
+        max_failures: int | None = None,
+    ) -> Iterator[bytes]:
         """GET_VAR streamed packet by packet; each packet is ACKed before it is yielded.
 
-        Closing the iterator early reads and ACKs the rest of the reply so that the link
-        stays in step with the camera.
+        ``total`` (the size the camera announced) and ``packet_size`` let the link know
+        each packet's length in advance. After ``max_failures`` NAKs in a row for one
+        packet :class:`PacketRetriesExceeded` says how much had arrived, so the caller
+        can start again with smaller packets. A reply abandoned by the caller is left to
+        the camera; the next command starts afresh.
         """
-        return self._get(encode_get_var, register, f"register {register}")
+        return self._get(
+            encode_get_var,
+            register,
+            f"register {register}",
+            total=total,
+            packet_size=packet_size,
+            max_failures=max_failures,
+        )
 
     def action(self, code: int, argument: int = 0, *, timeout: float | None = None) -> None:
         """ACTION ``code``: wait for the ACK, then for the ENQ that says it is done."""
@@ -324,20 +406,20 @@ class SerialLink:
         done_within = self._timeouts.action if timeout is None else timeout
         for _ in self._attempts(what):
             self._write(self._encode(encode_action, code, argument))
-            item = self._next_item(self._timeouts.ack)
-            if _is_control(item, Control.ENQ):
+            answer = self._control(self._timeouts.ack)
+            if answer == Control.ENQ:
                 return  # Olympus 3030/4040: ENQ where the ACK belongs
-            if isinstance(item, ControlByte) and item.value in _REFUSAL_BYTES:
+            if answer in _REFUSAL_BYTES:
                 raise RegisterUnsupported(what)
-            if isinstance(item, ControlByte) and item.value in _REINIT_BYTES:
+            if answer in _REINIT_BYTES:
                 self._reinit()
                 continue
-            if item is None or _is_control(item, Control.NAK):
+            if answer is None or answer == Control.NAK:
                 continue  # the camera did not take the command: send it again
-            if not _is_control(item, Control.ACK):
-                # Something arrived, probably a damaged ACK: the camera may be acting, so
-                # never repeat the action; wait for its completion instead.
-                self._drain()
+            if answer != Control.ACK:
+                # Probably a damaged ACK: the camera may be acting, so never repeat the
+                # action; wait for its completion instead.
+                self._discard_input()
             self._wait_complete(what, done_within)
             return
         raise self._no_answer(what)
@@ -353,6 +435,7 @@ class SerialLink:
         """Numbers the sends of one command; checks for an idle reset before each."""
         for attempt in range(self._timeouts.retries + 1):
             if attempt:
+                self.stats.commands_resent += 1
                 log.debug("%s: sending again (attempt %d)", what, attempt + 1)
             self._check_idle_reset()
             yield attempt
@@ -361,134 +444,121 @@ class SerialLink:
         """Send a command that is answered with a single ACK."""
         for _ in self._attempts(what):
             self._write(command)
-            item = self._next_item(self._timeouts.ack)
-            if _is_control(item, Control.ACK):
+            answer = self._control(self._timeouts.ack)
+            if answer == Control.ACK:
                 return
-            if isinstance(item, ControlByte) and item.value in _REFUSAL_BYTES:
+            if answer in _REFUSAL_BYTES:
                 raise RegisterUnsupported(what)
-            if isinstance(item, ControlByte) and item.value in _REINIT_BYTES and reinit:
+            if answer in _REINIT_BYTES and reinit:
                 self._reinit()
-                command = _with_subtype(command, first=self._first_command)
-                self._first_command = False
+                command = self._resubject(command)
                 continue
-            if item is not None:
-                self._drain()
+            if answer is not None:
+                self._discard_input()
         raise self._no_answer(what)
 
-    def _get(self, encoder, register: int, what: str) -> Iterator[bytes]:  # type: ignore[no-untyped-def]
-        """Send a GET command and yield the data of each reply packet (generator)."""
+    def _get(  # type: ignore[no-untyped-def]
+        self,
+        encoder,
+        register: int,
+        what: str,
+        *,
+        total: int | None = None,
+        packet_size: int = MAX_DATA,
+        max_failures: int | None = None,
+    ) -> Iterator[bytes]:
+        """Send a GET command and yield the data of each reply packet (a generator)."""
         timeouts = self._timeouts
-        command_sends = 0
-        expected = 0
-        bad_in_a_row = 0
-        done = False
+        limit = timeouts.packet_retries if max_failures is None else max_failures
         command = self._encode(encoder, register)
+        sends = 1
+        expected = 0
+        delivered = 0
+        failures = 0
         self._check_idle_reset()
         self._write(command)
-        try:
-            while True:
-                item = self._next_item(timeouts.reply if expected == 0 else timeouts.byte_gap)
-                if isinstance(item, Packet) and item.is_data:
-                    seq_expected = expected & 0xFF
-                    if item.seq == seq_expected:
-                        self._write_control(Control.ACK)
-                        expected += 1
-                        bad_in_a_row = 0
-                        done = item.is_last
-                        yield item.data
-                        if done:
-                            return
-                        continue
-                    if expected and item.seq == (expected - 1) & 0xFF:
-                        self._write_control(Control.ACK)  # a repeat: our ACK got lost
-                        continue
-                    problem = f"packet {item.seq} where {seq_expected} was due"
-                elif expected == 0 and (item is None or _is_control(item, Control.NAK)):
-                    # The camera never started answering: send the command again.
-                    command_sends += 1
-                    if command_sends > timeouts.retries:
-                        raise self._no_answer(what)
-                    self._check_idle_reset()
-                    self._write(_with_subtype(command, first=False))
+        while True:
+            wanted = {expected & 0xFF: _packet_length(expected, total, packet_size)}
+            if expected:
+                wanted[(expected - 1) & 0xFF] = _packet_length(expected - 1, total, packet_size)
+            answer = self._packet(wanted, timeouts.reply if expected == 0 else timeouts.next_packet)
+            if isinstance(answer, Packet):
+                if answer.seq != expected & 0xFF:
+                    self._write_control(Control.ACK)  # a repeat: our ACK got lost
                     continue
-                elif expected == 0 and isinstance(item, ControlByte):
-                    if item.value in _REFUSAL_BYTES:
-                        raise RegisterUnsupported(what)
-                    if item.value in _REINIT_BYTES:
-                        self._reinit()
-                        command = _with_subtype(command, first=self._first_command)
-                        self._first_command = False
-                        self._write(command)
-                        continue
-                    problem = f"stray byte {item.value:#04x}"
-                elif item is None:
-                    problem = "timeout inside the reply"
-                elif isinstance(item, BadChecksum):
-                    problem = f"bad checksum on packet {item.seq}"
-                else:
-                    problem = f"unexpected {item}"
-                bad_in_a_row += 1
-                if bad_in_a_row > timeouts.packet_retries:
-                    raise CameraTimeout(
-                        f"Reading {what} from the camera on {self.port_name} failed "
-                        f"{bad_in_a_row} times in a row ({problem}); check the cable and "
-                        "try again, perhaps at a lower --speed."
-                    )
-                log.debug("%s: %s; NAK", what, problem)
-                self._drain()
-                self._write_control(Control.NAK)
-                self.naks_sent += 1
-        finally:
-            if not done and expected:
-                self._finish_abandoned_reply()
-
-    def _finish_abandoned_reply(self) -> None:
-        """Read and ACK what is left of a reply the caller stopped reading (bounded)."""
-        try:
-            while True:
-                item = self._next_item(self._timeouts.byte_gap)
-                if isinstance(item, Packet) and item.is_data:
-                    self._write_control(Control.ACK)
-                    if item.is_last:
-                        return
-                elif item is None:
+                self._write_control(Control.ACK)
+                self.stats.packets += 1
+                self.stats.packet_bytes += len(answer.data) + HEADER_SIZE + TRAILER_SIZE
+                expected += 1
+                failures = 0
+                delivered += len(answer.data)
+                yield answer.data
+                if answer.is_last:
                     return
-                else:
-                    self._drain()
-                    self._write_control(Control.NAK)
-        except CameraUnreachable:
-            return
+                continue
+            if expected == 0 and (answer is None or answer == Control.NAK):
+                # The camera never started answering: send the command again.
+                if sends > timeouts.retries:
+                    raise self._no_answer(what)
+                sends += 1
+                self.stats.commands_resent += 1
+                self._check_idle_reset()
+                self._write(self._resubject(command))
+                continue
+            if expected == 0 and answer in _REFUSAL_BYTES:
+                raise RegisterUnsupported(what)
+            if answer in _REINIT_BYTES:
+                if expected:
+                    raise CameraTimeout(
+                        f"The camera on {self.port_name} ended the session while sending "
+                        f"{what}; try again."
+                    )
+                self._reinit()
+                command = self._resubject(command)
+                self._write(command)
+                continue
+            failures += 1
+            self.stats.failures += 1
+            if failures > limit:
+                raise PacketRetriesExceeded(
+                    f"Reading {what} from the camera on {self.port_name} failed {failures} "
+                    "times in a row; check the cable and try again, perhaps at a lower "
+                    "--speed.",
+                    delivered=delivered,
+                )
+            log.debug("%s: packet %d unusable (%s); NAK", what, expected, answer)
+            self._write_control(Control.NAK)
 
     def _wait_complete(self, what: str, timeout: float) -> None:
-        deadline = time.monotonic() + timeout
-        while True:
-            item = self._next_item(deadline - time.monotonic())
-            if item is None:
-                raise CameraTimeout(
-                    f"The camera on {self.port_name} did not finish {what} within {timeout:.0f} s."
-                )
-            if _is_control(item, Control.ENQ) or _is_control(item, Control.ACK):
-                return
-            if isinstance(item, ControlByte) and item.value in _REFUSAL_BYTES:
-                raise RegisterUnsupported(what)
-            if isinstance(item, ControlByte) and item.value in _REINIT_BYTES:
-                raise CameraTimeout(
-                    f"The camera on {self.port_name} ended the session during {what}."
-                )
+        answer = self._control(timeout)
+        if answer is None:
+            raise CameraTimeout(
+                f"The camera on {self.port_name} did not finish {what} within {timeout:.0f} s."
+            )
+        if answer in _REFUSAL_BYTES:
+            raise RegisterUnsupported(what)
+        if answer in _REINIT_BYTES:
+            raise CameraTimeout(f"The camera on {self.port_name} ended the session during {what}.")
+        # ENQ, or an ACK (Olympus 4040), or a damaged ENQ: the action is over.
 
     def _check_idle_reset(self) -> None:
         """Before a command: a pending 0xff means the camera reset after idling."""
-        if self._items or self._port.in_waiting:
-            while True:
-                item = self._next_item(0)
-                if item is None:
-                    break
-                if isinstance(item, ControlByte) and item.value in _REINIT_BYTES:
-                    self._items.clear()
-                    self._decoder.reset()
-                    self._reinit()
-                    return
-                log.debug("discarding stray input before a command: %s", item)
+        self._read(block=False)
+        if not self._raw:
+            return
+        pending = bytes(self._raw)
+        self._raw.clear()
+        if all(byte in _REINIT_BYTES for byte in pending):
+            self._reinit()
+        else:
+            log.debug("discarding %d stray bytes before a command", len(pending))
+
+    def _resubject(self, command: bytes) -> bytes:
+        """``command`` again, as the first of the session if a re-init just happened."""
+        first = self._first_command
+        self._first_command = False
+        parsed = Command.from_data(command[HEADER_SIZE:-TRAILER_SIZE])
+        return encode_command(parsed.opcode, parsed.register, parsed.argument, first=first)
 
     def _no_answer(self, what: str) -> CameraTimeout:
         return CameraTimeout(
@@ -496,48 +566,104 @@ class SerialLink:
             f"{self._timeouts.retries + 1} tries; check that it is still on and connected."
         )
 
-    # -- bytes ----------------------------------------------------------------------------
+    # -- receiving ------------------------------------------------------------------------
 
-    def _next_item(self, timeout: float) -> DecodedItem | None:
-        """The next decoded item, or None when the line stays quiet too long.
+    def _control(self, timeout: float) -> int | None:
+        """The next single byte from the camera, or None after ``timeout`` of silence."""
+        deadline = time.monotonic() + max(timeout, 0.0)
+        while not self._raw:
+            if not self._fill(deadline):
+                return None
+        value = self._raw[0]
+        del self._raw[0]
+        return value
 
-        ``timeout`` bounds the wait for the first byte; once a packet has started, each
-        further byte may take up to ``byte_gap``.
+    def _packet(
+        self, wanted: Mapping[int, int | None], timeout: float
+    ) -> Packet | int | _Garbled | None:
+        """The next good reply packet with a sequence number in ``wanted``.
+
+        ``wanted`` maps each acceptable sequence number to the packet's data length, if
+        known. Returns None if nothing at all arrives within ``timeout``, the value of a
+        lone control byte, or :data:`_GARBLED` when bytes arrived and then the line went
+        quiet without a usable packet among them.
         """
-        if self._items:
-            return self._items.popleft()
-        now = time.monotonic()
-        deadline = now + max(timeout, 0.0)
+        deadline = time.monotonic() + max(timeout, 0.0)
+        # A camera that keeps sending noise must not hold us forever either.
+        give_up = deadline + 2 * (MAX_DATA + HEADER_SIZE + TRAILER_SIZE) * 10 / self._speed + 5
         while True:
-            chunk = self._read(block=now < deadline)
-            now = time.monotonic()
-            if chunk:
-                self._items.extend(self._decoder.feed(chunk))
-                if self._items:
-                    return self._items.popleft()
-                deadline = max(deadline, now + self._timeouts.byte_gap)
-            elif now >= deadline:
-                if self._decoder.in_packet:
-                    log.debug("dropping %d bytes of a cut-short packet", self._decoder.pending)
-                    self._decoder.reset()
+            found, incomplete = self._find_packet(wanted)
+            if found is not None:
+                return found
+            raw = self._raw
+            if len(raw) == 1 and raw[0] in _CONTROL_VALUES:
+                value = raw[0]
+                raw.clear()
+                return value
+            if raw and time.monotonic() > give_up:
+                raw.clear()
+                return _GARBLED
+            if raw:
+                # Wait for the rest; a line quiet for a moment will send no more of it.
+                if self._fill(time.monotonic() + self._quiet):
+                    continue
+                log.debug(
+                    "%d unusable bytes (%s)", len(raw), "cut short" if incomplete else "noise"
+                )
+                raw.clear()
+                return _GARBLED
+            if not self._fill(deadline):
                 return None
 
-    def _drain(self) -> None:
-        """Discard input until the line has been quiet for a moment (bounded)."""
-        self._items.clear()
-        self._decoder.reset()
-        limit = time.monotonic() + max(self._timeouts.byte_gap * 4, 1.0)
-        quiet_until = time.monotonic() + self._timeouts.quiet
+    def _find_packet(self, wanted: Mapping[int, int | None]) -> tuple[Packet | None, bool]:
+        """Look through the buffer for a good packet; (packet, whether one may be growing)."""
+        raw = self._raw
+        decoder = self._decoder
+        incomplete = False
+        for start in _header_positions(raw, wanted):
+            if len(raw) - start < HEADER_SIZE:
+                incomplete = True
+                continue
+            length = raw[start + 2] | raw[start + 3] << 8
+            known = wanted.get(raw[start + 1])
+            if length > MAX_DATA or (known is not None and length != known):
+                continue
+            end = start + HEADER_SIZE + length + TRAILER_SIZE
+            if len(raw) < end:
+                incomplete = True
+                continue
+            decoder.reset()
+            items = decoder.feed(raw[start:end])
+            decoder.reset()
+            if len(items) == 1 and isinstance(items[0], Packet):
+                if start:
+                    log.debug("skipped %d bytes of noise before a packet", start)
+                del raw[:end]
+                return items[0], False
+        return None, incomplete
+
+    def _fill(self, deadline: float) -> bool:
+        """Wait (at most until ``deadline``) for bytes and add them to the buffer."""
         while True:
-            now = time.monotonic()
-            if now >= quiet_until or now >= limit:
-                return
-            if self._read(block=True):
-                quiet_until = time.monotonic() + self._timeouts.quiet
+            chunk = self._read(block=True)
+            if chunk:
+                self._raw += chunk
+                return True
+            if time.monotonic() >= deadline:
+                return False
+
+    def _discard_input(self) -> None:
+        """Drop input until the line has been quiet for a moment (bounded)."""
+        self._raw.clear()
+        limit = time.monotonic() + max(self._timeouts.next_packet * 4, 1.0)
+        while time.monotonic() < limit:
+            if not self._fill(time.monotonic() + self._quiet):
+                break
+            self._raw.clear()
+        self._raw.clear()
 
     def _flush_input(self) -> None:
-        self._items.clear()
-        self._decoder.reset()
+        self._raw.clear()
         try:
             self._port.reset_input_buffer()
         except (serial.SerialException, OSError) as error:
@@ -553,6 +679,8 @@ class SerialLink:
             return self._port.read(1)
         except (serial.SerialException, OSError) as error:
             raise self._port_failed(error) from error
+
+    # -- sending --------------------------------------------------------------------------
 
     def _write(self, data: bytes) -> None:
         try:
@@ -574,6 +702,8 @@ class SerialLink:
         except (ValueError, serial.SerialException, OSError) as error:
             raise self._port_failed(error) from error
         self._speed = speed
+        # A burst must end before we NAK it: allow for 128 byte times at slow speeds.
+        self._quiet = max(self._timeouts.quiet, 128 * 10 / speed)
 
     def _port_accepts(self, speed: int) -> bool:
         current = self._port.baudrate
@@ -591,11 +721,25 @@ class SerialLink:
         )
 
 
-def _is_control(item: DecodedItem | None, value: Control) -> bool:
-    return isinstance(item, ControlByte) and item.value == value
+def _packet_length(index: int, total: int | None, packet_size: int) -> int | None:
+    """Data length of packet ``index`` of a reply of ``total`` bytes, if known."""
+    if total is None:
+        return None
+    if total == 0:
+        return 0
+    return max(0, min(packet_size, total - index * packet_size))
 
 
-def _with_subtype(command: bytes, *, first: bool) -> bytes:
-    """The same command packet with subtype 0x53 (first of a session) or 0x43."""
-    parsed = Command.from_data(command[4:-2])
-    return encode_command(parsed.opcode, parsed.register, parsed.argument, first=first)
+def _header_positions(raw: bytearray, wanted: Mapping[int, int | None]) -> list[int]:
+    """Offsets in ``raw`` where a data packet with a wanted sequence number may start."""
+    positions: set[int] = set()
+    for seq in wanted:
+        for kind in _DATA_TYPES:
+            pattern = bytes((kind, seq))
+            at = raw.find(pattern)
+            while at >= 0:
+                positions.add(at)
+                at = raw.find(pattern, at + 1)
+    if raw and raw[-1] in _DATA_TYPES:
+        positions.add(len(raw) - 1)
+    return sorted(positions)

@@ -67,6 +67,7 @@ class Register(enum.IntEnum):
     CARD = 51  # 1 = no card, 2 = card
     LANGUAGE = 53
     METERING = 70
+    PACKET_SIZE = 77  # write only: largest data field the camera sends (default 2048)
     FILENAME = 79  # vdata
     DIGITAL_ZOOM = 86
 
