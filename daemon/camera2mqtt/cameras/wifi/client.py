@@ -288,9 +288,24 @@ def _is_connect_failure(error: requests.ConnectionError) -> bool:
 
 
 def _reason(error: BaseException) -> str:
+    """A few words for what went wrong on the wire (requests' own texts are nested reprs)."""
     text = str(error)
-    for marker in ("Errno", "Connection", "Read timed out", "IncompleteRead"):
-        index = text.find(marker)
-        if index >= 0:
-            return text[index:].rstrip(")'\"")[:160]
+    for marker, words in _REASONS:
+        if marker in text:
+            return words
     return type(error).__name__
+
+
+_REASONS = (
+    ("IncompleteRead", "the reply was cut short"),
+    ("Connection broken", "the connection broke"),
+    ("Read timed out", "no data in time"),
+    ("Connection refused", "connection refused"),
+    ("Connection reset", "connection reset"),
+    ("Connection aborted", "connection aborted"),
+    ("RemoteDisconnected", "the camera closed the connection without a reply"),
+    ("Name or service not known", "unknown host name"),
+    ("No route to host", "no route to host"),
+    ("Network is unreachable", "network unreachable"),
+    ("timed out", "timed out"),
+)
