@@ -80,7 +80,8 @@ def test_download_default_destination_is_pictures_year(sim, images, tmp_path, mo
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
     assert run_cli(sim, "download") == 0
     pictures = tmp_path / "home" / "Pictures"
-    assert (pictures / "2019" / "P1010001.JPG").read_bytes() == (images / "P1010001.JPG").read_bytes()
+    original = (images / "P1010001.JPG").read_bytes()
+    assert (pictures / "2019" / "P1010001.JPG").read_bytes() == original
     assert (pictures / "2023" / "P1010002.JPG").is_file()
     assert (pictures / "2023" / "P1010003.ORF").is_file()
 
@@ -124,12 +125,12 @@ def test_props(sim, capsys):
 
 def test_cmd_sequence_text_binary_and_redirect(sim, tmp_path, capsys):
     assert (
-        run_cli(sim, "cmd", "switch_cammode mode=rec", "get_camprop com=get propname=takemode")
-        == 0
+        run_cli(sim, "cmd", "switch_cammode mode=rec", "get_camprop com=get propname=takemode") == 0
     )
     assert "<get><value>P</value></get>" in capsys.readouterr().out
     path = "/DCIM/100OLYMP/P1010001.JPG"
-    assert run_cli(sim, "cmd", "switch_cammode mode=play", f"get_resizeimg DIR={path} size=1024") == 0
+    resize = f"get_resizeimg DIR={path} size=1024"
+    assert run_cli(sim, "cmd", "switch_cammode mode=play", resize) == 0
     out = capsys.readouterr().out
     assert "bytes of image/jpeg. Re-run with redirection" in out
     assert "\xff" not in out
