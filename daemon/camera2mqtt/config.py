@@ -298,6 +298,9 @@ def _compose(text: str, source: str) -> yaml.Node | None:
 # --------------------------------------------------------------------------- readers
 
 _MERGE_TAG = "tag:yaml.org,2002:merge"
+_PLAIN_SCALAR_TAGS = frozenset(
+    f"tag:yaml.org,2002:{name}" for name in ("str", "int", "float", "bool", "null", "timestamp")
+)
 _MISSING: Any = object()  # "no default: the key is required"
 _INVALID: Any = object()  # a problem was recorded; the caller falls back to the default
 
@@ -345,13 +348,24 @@ class _Context:
     def construct(self, node: yaml.ScalarNode) -> Any:
         return self._constructor.construct_object(node, deep=True)
 
-    def flatten(self, node: yaml.MappingNode) -> set[int]:
+    def flatten(self, node: yaml.MappingNode, path: str) -> set[int]:
         """Resolve ``<<`` merge keys in place; the ids of the keys written in the mapping itself."""
         explicit = self._explicit_keys.get(id(node))
         if explicit is None:
             explicit = {id(key) for key, _ in node.value if key.tag != _MERGE_TAG}
             self._explicit_keys[id(node)] = explicit
-            self._constructor.flatten_mapping(node)
+            try:
+                self._constructor.flatten_mapping(node)
+            except yaml.MarkedYAMLError as error:
+                mark = error.problem_mark
+                self.problems.append(
+                    ConfigProblem(
+                        _join(path, "<<"),
+                        mark.line + 1 if mark else _line(node),
+                        "a merge key must name a mapping (*anchor) or a list of them",
+                    )
+                )
+                node.value = [(k, v) for k, v in node.value if k.tag != _MERGE_TAG]
         return explicit
 
     def substitute(self, text: str, path: str, node: yaml.Node) -> str | Any:
@@ -404,7 +418,7 @@ class _Section:
         self.anchor = key_node or node
         self.path = path
         self.entries: dict[str, tuple[yaml.Node, yaml.Node]] = {}
-        explicit = context.flatten(node)
+        explicit = context.flatten(node, path)
         for key_node, value_node in node.value:
             if not isinstance(key_node, yaml.ScalarNode) or key_node.tag not in (
                 "tag:yaml.org,2002:str",
@@ -487,17 +501,24 @@ class _Reader:
         if not isinstance(node, yaml.ScalarNode) or node.tag == "tag:yaml.org,2002:null":
             return self._fail(context, node, path, f"got {_describe(node)}")
         raw: Any
+        if node.tag not in _PLAIN_SCALAR_TAGS:
+            tag = node.tag.replace("tag:yaml.org,2002:", "!!")
+            context.add(path, node, f"must be {self.allowed}; YAML tags ({tag}) are not supported")
+            return _INVALID
         if node.tag == "tag:yaml.org,2002:str":
             raw = context.substitute(node.value, path, node)
             if raw is _INVALID:
                 return _INVALID
         else:
-            raw = context.construct(node)
+            try:
+                raw = context.construct(node)
+            except (yaml.YAMLError, ValueError, TypeError, OverflowError):
+                return self._fail(context, node, path, f"got {node.value!r}")
         value = self._convert(raw, node)
         if value is _INVALID:
-            return self._fail(context, node, path, self._got(raw, node))
+            return self._fail(context, node, path, self._got(raw))
         if self.check is not None and not self.check(value):
-            return self._fail(context, node, path, self._got(value, node))
+            return self._fail(context, node, path, self._got(value))
         return value
 
     def _convert(self, raw: Any, node: yaml.ScalarNode) -> Any:
@@ -533,7 +554,7 @@ class _Reader:
             return _INVALID
         raise AssertionError(self.kind)
 
-    def _got(self, value: Any, node: yaml.Node) -> str:
+    def _got(self, value: Any) -> str:
         return f"got {value!r}"
 
     def _fail(self, context: _Context, node: yaml.Node, path: str, got: str) -> Any:
@@ -868,7 +889,7 @@ def _read_camera(
             path, node, f"must be a mapping with at least 'type: {types}'; got {_describe(node)}"
         )
         return None
-    context.flatten(node)
+    context.flatten(node, path)
     type_node = next((v for k, v in node.value if getattr(k, "value", None) == "type"), None)
     camera_type = (
         type_node.value

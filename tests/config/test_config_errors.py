@@ -583,3 +583,82 @@ def test_a_control_character_is_a_syntax_error_with_its_line() -> None:
     assert str(caught.value) == (
         "c.yaml:3: YAML syntax error: character U+001F is not allowed in YAML"
     )
+
+
+@pytest.mark.parametrize(
+    ("value", "words"),
+    [
+        ("!!python/name:os.system", "YAML tags (!!python/name:os.system) are not supported"),
+        ("!custom 5", "YAML tags (!custom) are not supported"),
+        ('!!binary "AAAA"', "YAML tags (!!binary) are not supported"),
+        ("!!int abc", "got 'abc'"),
+        ("!!float 1e400", "got inf"),
+        (".nan", "got nan"),
+    ],
+)
+def test_tags_and_odd_numbers_are_problems_not_crashes(value: str, words: str) -> None:
+    problem = only_problem(f"cameras:\n  garden:\n    type: wifi\n    port: {value}\n")
+    assert (problem.path, problem.line) == ("cameras.garden.port", 4)
+    assert words in problem.message
+
+
+def test_a_merge_key_that_names_no_mapping_is_a_problem() -> None:
+    problem = only_problem("cameras:\n  garden:\n    <<: 5\n    type: wifi\n")
+    assert (problem.path, problem.line) == ("cameras.garden.<<", 3)
+    assert "merge key" in problem.message
+
+
+EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "camera2mqtt.example.yaml"
+EXAMPLE_TEXT = EXAMPLE.read_text()
+FUZZ_SECRET = "Fuzz-Secret-4417"
+YAML_BITS = st.sampled_from(
+    [
+        ":",
+        " ",
+        "\n",
+        "-",
+        "[",
+        "]",
+        "{",
+        "}",
+        "&a",
+        "*a",
+        "<<: ",
+        "!!",
+        "!x ",
+        "'",
+        '"',
+        "#",
+        "${",
+        "}",
+        "$$",
+        "0",
+        "1.5",
+        "yes",
+        "null",
+        "~",
+        "\t",
+        "?",
+        "|",
+        ">",
+        ",",
+        "%",
+        "@",
+        "\x00",
+    ]
+)
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.tuples(st.integers(0, len(EXAMPLE_TEXT)), YAML_BITS), max_size=6))
+def test_a_damaged_example_either_loads_or_raises_config_error(edits) -> None:
+    text = EXAMPLE_TEXT
+    for position, bit in edits:
+        text = text[:position] + bit + text[position:]
+    try:
+        parse_config(text, environ={"MQTT_PASSWORD": FUZZ_SECRET})
+    except ConfigError as error:
+        assert error.problems
+        for problem in error.problems:
+            if problem.path.endswith("password"):
+                assert FUZZ_SECRET not in problem.message
