@@ -218,9 +218,10 @@ def test_set_utctimediff_moves_the_clock_for_new_files(sim):
     assert response.status_code == 200
     now = sim.state.clock.now()
     assert datetime(2024, 1, 2, 4, 34, 5) <= now < datetime(2024, 1, 2, 4, 40)
+    before = set(sim.state.files)
     get(sim, "/switch_cammode.cgi?mode=shutter")
     get(sim, "/exec_shutter.cgi?com=1st2ndpush")
-    newest = max(sim.state.files, key=lambda p: sim.state.card_file(p).taken)
+    (newest,) = set(sim.state.files) - before
     assert OLYMPUS_NAME.match(newest).group(1, 2) == ("1", "02")
     get(sim, "/switch_cammode.cgi?mode=play")
     listing = get(sim, "/get_imglist.cgi?DIR=/DCIM/100OLYMP").text
