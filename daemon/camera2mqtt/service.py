@@ -183,8 +183,6 @@ class Service:
                 topic,
             )
             return
-        if not payload:
-            return
         try:
             command = parse_command(payload)
             worker = self.workers.get(name)

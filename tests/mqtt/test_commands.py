@@ -52,6 +52,8 @@ def test_parameters_become_typed_fields() -> None:
     ("payload", "fragment"),
     [
         (b"not json", "not valid JSON"),
+        (b"", "not valid JSON"),
+        (b"[" * 5000 + b"]" * 5000, "not valid JSON"),
         (b"\xff\xfe", "not valid JSON"),
         (b"[1, 2]", "JSON object"),
         (b"{}", "'action'"),

@@ -134,7 +134,7 @@ def parse_command(payload: bytes) -> Command:
         )
     try:
         data = json.loads(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         raise CommandError(
             'The command is not valid JSON; send an object like {"action": "shoot"}.'
         ) from None
