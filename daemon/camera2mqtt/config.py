@@ -85,7 +85,9 @@ class ConfigError(Camera2MqttError):
 
     exit_code = EX_CONFIG
 
-    def __init__(self, problems: tuple[ConfigProblem, ...] | list[ConfigProblem], source: str):
+    def __init__(
+        self, problems: tuple[ConfigProblem, ...] | list[ConfigProblem], source: str = "<config>"
+    ):
         # In file order; problems without a line (e.g. unreadable file) first.
         self.problems = tuple(sorted(problems, key=lambda p: p.line or 0))
         self.source = source
@@ -289,7 +291,8 @@ def _compose(text: str, source: str) -> yaml.Node | None:
         message = f"YAML syntax error: {detail}{column}"
         raise ConfigError([ConfigProblem("", line, message)], source) from None
     except yaml.YAMLError as error:
-        raise ConfigError([ConfigProblem("", None, f"YAML error: {error}")], source) from None
+        message = "YAML error: " + " ".join(str(error).split())
+        raise ConfigError([ConfigProblem("", None, message)], source) from None
     finally:
         if loader is not None:
             loader.dispose()
@@ -890,7 +893,9 @@ def _read_camera(
         )
         return None
     context.flatten(node, path)
-    type_node = next((v for k, v in node.value if getattr(k, "value", None) == "type"), None)
+    # The last one wins: a key written in the camera overrides one merged in with <<.
+    type_nodes = [v for k, v in node.value if getattr(k, "value", None) == "type"]
+    type_node = type_nodes[-1] if type_nodes else None
     camera_type = (
         type_node.value
         if isinstance(type_node, yaml.ScalarNode) and type_node.value in _TYPE_KEYS

@@ -182,6 +182,17 @@ cameras:
     ]
 
 
+def test_a_key_written_next_to_a_merge_overrides_the_merged_type() -> None:
+    text = """\
+cameras:
+  a: &base {type: wifi, poll_interval: 7}
+  b: {<<: *base, type: serial, port: /dev/ttyS0}
+"""
+    a, b = parse_config(text, environ={}).cameras
+    assert isinstance(a, WifiCameraConfig)
+    assert isinstance(b, SerialCameraConfig) and b.poll_interval == 7.0
+
+
 # ---------------------------------------------------------------- environment and secrets
 
 
