@@ -462,3 +462,14 @@ def test_download_into_a_new_folder(camera, sim, tmp_path):
     ref = camera.list_images()[0]
     dest = tmp_path / "a" / "b"
     assert camera.download(ref, dest) == Path(dest / ref.name)
+
+
+def test_erase_where_listed(camera, sim):
+    ref = camera.list_images()[0]
+    camera.erase(ref)
+    assert ref.path not in sim.state.files
+    with WifiSimulator("tg-5") as other:
+        tg5 = WifiCamera("127.0.0.1", other.port, timeout=TIMEOUT)
+        tg5.connect()
+        with pytest.raises(Unsupported, match="erase is not supported by the TG-5"):
+            tg5.erase(tg5.list_images()[0])
