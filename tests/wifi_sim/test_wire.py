@@ -245,3 +245,19 @@ def test_files_are_real_jpegs_with_olympus_names(any_sim):
         assert re.fullmatch(r"/DCIM/100OLYMP/P[1-9A-C]\d{2}\d{4}\.JPG", path)
         with Image.open(Path(local)) as image:
             assert image.format == "JPEG"
+
+
+def test_a_broken_picture_is_a_500_not_a_dead_server(tmp_path):
+    (tmp_path / "P1010001.JPG").write_bytes(b"\xff\xd8 not a real jpeg \xff\xd9")
+    with WifiSimulator("e-m1-iii", images_dir=tmp_path) as sim:
+        reply = raw_get(sim, "/get_thumbnail.cgi?DIR=/DCIM/100OLYMP/P1010001.JPG")
+        assert reply.status == 500
+        assert reply.header("Connection") == "close"
+        assert raw_get(sim, "/get_caminfo.cgi").status == 200
+
+
+def test_a_file_gone_from_disk_is_a_404(tmp_path):
+    (tmp_path / "P1010001.JPG").write_bytes(make_jpeg(64, 48, "gone"))
+    with WifiSimulator("e-m1-iii", images_dir=tmp_path) as sim:
+        (tmp_path / "P1010001.JPG").unlink()
+        assert raw_get(sim, "/DCIM/100OLYMP/P1010001.JPG").status == 404

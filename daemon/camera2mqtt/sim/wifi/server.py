@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import io
 import logging
+import os
 import shutil
 import socket
 import tempfile
@@ -163,6 +164,8 @@ class _Handler(BaseHTTPRequestHandler):
         delay = sim.faults.delay_s
         if delay and sim._stopping.wait(delay):
             return
+        if not sim.state.powered:
+            return  # switched off while this connection was being accepted: no answer
         if sim.faults.take_503():
             self._send(_status_only(HTTPStatus.SERVICE_UNAVAILABLE))
             return
@@ -171,6 +174,9 @@ class _Handler(BaseHTTPRequestHandler):
         except BadRequest as error:
             log.debug("400 for %s %s: %s", method, self.path, error)
             reply = _status_only(HTTPStatus.BAD_REQUEST)
+        except Exception:
+            log.exception("the simulator failed to answer %s %s", method, self.path)
+            reply = _status_only(HTTPStatus.INTERNAL_SERVER_ERROR)
         self._send(reply)
         if reply.after is not None:
             reply.after()
@@ -189,8 +195,19 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _send(self, reply: Reply) -> None:
         sim = self.server.sim
+        stream = None
+        if isinstance(reply.body, Path):
+            try:
+                stream = reply.body.open("rb")
+            except OSError:  # the file went away since the request was checked
+                reply = _status_only(HTTPStatus.NOT_FOUND)
+        if stream is not None:
+            size = os.fstat(stream.fileno()).st_size
+            chunks: Iterable[bytes] = iter(lambda: stream.read(CHUNK_SIZE), b"")
+        else:
+            body = reply.body if isinstance(reply.body, bytes) else b""
+            size, chunks = len(body), [body]
         reason = REASONS.get(reply.status) or HTTPStatus(reply.status).phrase
-        chunks, size = self._body(reply.body)
         headers = [f"HTTP/1.1 {reply.status} {reason}"]
         if reply.content_type:
             headers.append(f"Content-Type: {reply.content_type}")
@@ -203,12 +220,9 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
         except OSError as error:
             log.debug("client went away during the reply: %s", error)
-
-    @staticmethod
-    def _body(body: bytes | Path) -> tuple[Iterable[bytes], int]:
-        if isinstance(body, bytes):
-            return [body], len(body)
-        return _file_chunks(body), body.stat().st_size
+        finally:
+            if stream is not None:
+                stream.close()
 
     def _write_body(self, chunks: Iterable[bytes], faults: WifiFaults) -> None:
         cut = faults.cut_after_bytes
@@ -240,12 +254,6 @@ class _Handler(BaseHTTPRequestHandler):
 def _split(data: bytes, size: int) -> Iterator[bytes]:
     for start in range(0, len(data), size):
         yield data[start : start + size]
-
-
-def _file_chunks(path: Path) -> Iterator[bytes]:
-    with path.open("rb") as stream:
-        while chunk := stream.read(CHUNK_SIZE):
-            yield chunk
 
 
 class _WireServer(ThreadingHTTPServer):
