@@ -67,6 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except Camera2MqttError as error:
         print(f"camera2mqtt: {error}", file=sys.stderr)
-        return EXIT_FAILURE
+        return int(getattr(error, "exit_code", EXIT_FAILURE))
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED
