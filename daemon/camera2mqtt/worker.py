@@ -1,9 +1,12 @@
 """One thread and one job queue per camera: a camera does one thing at a time.
 
 The worker owns the camera's driver. It runs commands from MQTT in arrival order and, between
-them, the periodic work: polling the camera's presence and status at ``poll_interval`` and
-publishing live-view snapshots at ``snapshot.interval``. Both run on ``time.monotonic()``
-against absolute targets ``t0 + k * interval``; a slot missed while a long job ran is skipped.
+them, the periodic work: polling the camera's presence and status at ``poll_interval``,
+publishing live-view snapshots at ``snapshot.interval`` and timelapse shots at
+``schedule.timelapse_interval``. These run on ``time.monotonic()`` against absolute targets
+``t0 + k * interval``; a slot missed while a long job ran is skipped. Downloads of new photos
+run at the wall-clock times of ``schedule.sync_at`` (the ``schedule`` library) and whenever
+the camera appears, if ``schedule.sync_on_connect`` is set.
 
 Everything the worker learns goes out through a :class:`Publisher` (the MQTT bridge):
 availability, retained JSON state, events, replies, snapshots and the last photo's thumbnail.
@@ -24,6 +27,8 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
+
+import schedule
 
 from camera2mqtt.cameras.base import (
     Camera,
@@ -134,6 +139,10 @@ class CameraWorker:
         self._available: bool | None = None
         self._state = _State()
         self._last_thumbnail: bytes | None = None
+        self._sync_due = False
+        self._wall_clock = schedule.Scheduler()
+        for when in config.schedule.sync_at:
+            self._wall_clock.every().day.at(when).do(self._request_sync)
         self._description = CameraDescription(
             name=config.name, kind=config.type, allow_power_off=config.allow.power_off
         )
@@ -191,14 +200,23 @@ class CameraWorker:
         finally:
             self._close_camera()
 
+    def _request_sync(self) -> None:
+        self._sync_due = True
+
     def _loop(self) -> None:
         poll_interval = self.config.poll_interval
         snapshot_interval = self.config.snapshot.interval
+        timelapse_interval = self.config.schedule.timelapse_interval
         t0 = time.monotonic()
         next_poll = t0
         next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
+        next_shot = t0 + timelapse_interval if timelapse_interval > 0 else math.inf
         while not self._stopping.is_set():
-            wait = min(next_poll, next_snapshot) - time.monotonic()
+            wall_wait = self._wall_clock.idle_seconds
+            wait = min(
+                min(next_poll, next_snapshot, next_shot) - time.monotonic(),
+                math.inf if wall_wait is None else wall_wait,
+            )
             try:
                 job = (
                     self._jobs.get(timeout=max(0.0, wait)) if wait > 0 else self._jobs.get_nowait()
@@ -218,6 +236,14 @@ class CameraWorker:
             if now >= next_snapshot:
                 self._periodic_snapshot()
                 next_snapshot = next_target(t0, snapshot_interval, time.monotonic())
+            if now >= next_shot:
+                if self._camera is not None:
+                    self._run_command(Command(Action.SHOOT), reply=False)
+                next_shot = next_target(t0, timelapse_interval, time.monotonic())
+            self._wall_clock.run_pending()
+            if self._sync_due and self._camera is not None and not self._stopping.is_set():
+                self._sync_due = False
+                self._run_command(Command(Action.DOWNLOAD, which="new"), reply=False)
 
     # -- presence and status ---------------------------------------------------------------
 
@@ -246,6 +272,8 @@ class CameraWorker:
         self._state.properties = {prop.name: prop.value for prop in properties}
         self._set_description(replace(self._description, info=info, properties=properties))
         self._set_available(True)
+        if self.config.schedule.sync_on_connect:
+            self._sync_due = True
         return camera
 
     def _poll(self) -> None:
@@ -333,29 +361,35 @@ class CameraWorker:
 
     # -- commands --------------------------------------------------------------------------
 
-    def _run_command(self, command: Command) -> None:
+    def _run_command(self, command: Command, *, reply: bool = True) -> None:
+        """Run one job; ``reply`` False for the worker's own jobs (timelapse, sync)."""
         handler = _HANDLERS[command.action]
         try:
             result = handler(self, command)
         except CameraError as error:
-            self._failed(command, str(error))
+            self._failed(command, str(error), reply=reply)
             if isinstance(error, CameraUnreachable):
                 self._lost()
             return
         except ImageTooLarge as error:
-            self._failed(command, str(error))
+            self._failed(command, str(error), reply=reply)
             return
         except Exception as error:
             log.exception("Camera %s: %s failed", self.name, command.action)
-            self._failed(command, f"Internal error ({type(error).__name__}); see the log.")
+            message = f"Internal error ({type(error).__name__}); see the log."
+            self._failed(command, message, reply=reply)
             return
-        self._reply(ok_reply(command, result))
+        if reply:
+            self._reply(ok_reply(command, result))
 
-    def _failed(self, command: Command, message: str) -> None:
+    def _failed(self, command: Command, message: str, *, reply: bool) -> None:
         log.warning("Camera %s: %s failed: %s", self.name, command.action, message)
         self._state.last_error = message
         self._state.counters.errors += 1
-        self._reply(error_reply(message, transaction=command.transaction, action=command.action))
+        if reply:
+            self._reply(
+                error_reply(message, transaction=command.transaction, action=command.action)
+            )
         self._publish_event("error", action=str(command.action), error=message)
         self._publish_state()
 

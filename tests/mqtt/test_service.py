@@ -13,13 +13,22 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from camera2mqtt.cameras.base import ImageRef
 from camera2mqtt.config import parse_config
 from camera2mqtt.service import DISCOVERY_STATE_FILE, Service
-from tests.mqtt.fake_camera import FakeWorld
+from camera2mqtt.worker import next_target
+from tests.mqtt.fake_camera import PHOTO, FakeWorld
 from tests.mqtt.recorder import Recorder
 
 
-def config_text(port: int, base: str, root: Path, *, cameras: tuple[str, ...] = ("cam",)) -> str:
+def config_text(
+    port: int,
+    base: str,
+    root: Path,
+    *,
+    cameras: tuple[str, ...] = ("cam",),
+    extra: tuple[str, ...] = (),
+) -> str:
     lines = [
         "mqtt:",
         "  host: 127.0.0.1",
@@ -32,14 +41,16 @@ def config_text(port: int, base: str, root: Path, *, cameras: tuple[str, ...] = 
         f"photos_dir: {root / 'photos'}",
         "cameras:",
     ]
-    for name in cameras:
+    for number, name in enumerate(cameras):
         lines += [
             f"  {name}:",
             "    type: wifi",
             "    host: 127.0.0.1",
+            f"    port: {9000 + number}",  # never contacted: the cameras are fakes
             "    poll_interval: 1",
             "    snapshot: {size: 320, max_bytes: 20000}",
             "    allow: {power_off: true}",
+            *extra,
         ]
     return "\n".join(lines) + "\n"
 
@@ -62,10 +73,17 @@ class Stack:
         return json.loads(reply.payload)
 
 
-def start_stack(broker, tmp_path: Path, cameras: tuple[str, ...] = ("cam",)) -> Stack:
+def start_stack(
+    broker,
+    tmp_path: Path,
+    cameras: tuple[str, ...] = ("cam",),
+    *,
+    extra: tuple[str, ...] = (),
+    world: FakeWorld | None = None,
+) -> Stack:
     base = f"t{uuid.uuid4().hex[:8]}"
-    config = parse_config(config_text(broker.port, base, tmp_path, cameras=cameras))
-    world = FakeWorld()
+    config = parse_config(config_text(broker.port, base, tmp_path, cameras=cameras, extra=extra))
+    world = world or FakeWorld()
     recorder = Recorder(broker.port)
     service = Service(config, camera_factory=world.factory)
     service.start()
@@ -244,3 +262,32 @@ def test_removed_cameras_are_cleared_from_discovery(broker, tmp_path: Path) -> N
     finally:
         service.stop()
         recorder.close()
+
+
+def test_timelapse_and_sync_on_connect(broker, tmp_path: Path) -> None:
+    world = FakeWorld()
+    world.images.append(ImageRef("/DCIM/100FAKE/OLD.JPG", len(PHOTO)))
+    extra = ("    schedule: {timelapse_interval: 1, sync_on_connect: true}",)
+    running = start_stack(broker, tmp_path, extra=extra, world=world)
+    try:
+        running.recorder.wait_for(
+            f"{running.base}/cam/event",
+            lambda m: json.loads(m.payload)["event"] == "downloaded",
+        )
+        running.recorder.wait_for(
+            f"{running.base}/cam/state",
+            lambda m: json.loads(m.payload)["counters"]["shots"] >= 2,
+        )
+    finally:
+        running.service.stop()
+        running.recorder.close()
+    assert (tmp_path / "photos" / "cam" / "OLD.JPG").stat().st_size == len(PHOTO)
+    assert not running.recorder.on(f"{running.base}/cam/response")
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [(0.0, 10.0), (9.99, 10.0), (10.0, 20.0), (35.0, 40.0), (-5.0, 10.0)],
+)
+def test_next_target_skips_missed_slots(now: float, expected: float) -> None:
+    assert next_target(0.0, 10.0, now) == expected
