@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import socket
+import threading
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -473,3 +474,21 @@ def test_erase_where_listed(camera, sim):
         tg5.connect()
         with pytest.raises(Unsupported, match="erase is not supported by the TG-5"):
             tg5.erase(tg5.list_images()[0])
+
+
+def test_download_recovers_from_a_mode_change_and_reports_missing_files(camera, sim, tmp_path):
+    ref = camera.list_images()[0]
+    sim.state.switch_mode("rec", None)  # behind the driver's back
+    assert camera.download(ref, tmp_path).read_bytes() == sim.state.files[ref.path].read_bytes()
+    sim.state.erase(ref.path)
+    with pytest.raises(TransferError, match="not on the card any more"):
+        camera.download(ref, tmp_path / "again")
+
+
+def test_cancelled_download_leaves_nothing(camera, sim, tmp_path):
+    ref = camera.list_images()[0]
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(TransferError, match="cancelled"):
+        camera.download(ref, tmp_path, cancel=cancel)
+    assert list(tmp_path.iterdir()) == []

@@ -365,14 +365,43 @@ class WifiCamera(Camera):
         """Stream ``ref`` into ``dest_dir`` through a temp file; size checked, mtime set."""
         self.require(Capability.DOWNLOAD)
         path = _camera_path(ref.path)
-        with self._operation(OPERATION_MODES["download"]), self._client.stream(path) as stream:
+        mode = OPERATION_MODES["download"]
+        with self._operation(mode):
+            for attempt in range(2):
+                try:
+                    return self._download(ref, path, Path(dest_dir), progress, cancel)
+                except WrongMode:
+                    # Refused before any byte was written: the mode changed behind our back.
+                    if attempt:
+                        raise WrongMode(
+                            f"The camera refused to send {ref.path} in {mode} mode.", mode=mode
+                        ) from None
+                    self._mode = None
+                    self._switch(mode)
+                except CommandRejected as error:
+                    if error.status == 404:
+                        raise TransferError(
+                            f"{ref.path} is not on the card any more; list the images again."
+                        ) from None
+                    raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _download(
+        self,
+        ref: ImageRef,
+        path: str,
+        dest_dir: Path,
+        progress: ProgressCallback | None,
+        cancel: threading.Event | None,
+    ) -> Path:
+        with self._client.stream(path) as stream:
             if stream.size is not None and stream.size != ref.size:
                 raise TransferError(
                     f"{ref.name}: the camera announces {stream.size} bytes but listed "
                     f"{ref.size}; list the images again and retry."
                 )
             return write_atomically(
-                Path(dest_dir),
+                dest_dir,
                 ref.name,
                 stream.chunks,
                 expected_size=ref.size,
@@ -428,7 +457,8 @@ class WifiCamera(Camera):
     def get_property(self, name: str) -> Property:
         self.require(Capability.PROPERTIES)
         gettable = self.commands.values("get_camprop", "propname", after=(("com", "get"),))
-        desc = self._descriptions()
+        # A property the camera only describes is read from a fresh description list.
+        desc = self._descriptions(refresh=name not in gettable)
         if name in gettable:
             with self._operation(OPERATION_MODES["properties"]):
                 reply = self._send("get_camprop", [("com", "get"), ("propname", name)])
@@ -554,7 +584,7 @@ class WifiCamera(Camera):
             raise Unsupported(f"{mode} mode", self._model())
         if self._mode == mode and (lvqty is None or lvqty == self._lvqty):
             return
-        if mode == REC and lvqty is not None and self._mode in (REC, None):
+        if mode == REC and lvqty is not None and self._mode != PLAY:
             # A different live-view size only takes effect when entering rec from play.
             self._switch(PLAY)
         args = [("mode", mode)]
