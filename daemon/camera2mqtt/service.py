@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import math
 import os
 import queue
 import random
@@ -40,6 +41,7 @@ HA_BIRTH_MAX_DELAY = 3.0  # seconds; spread the load when many bridges answer HA
 DISCOVERY_QOS = 1
 DEFAULT_STOP_TIMEOUT = 5.0
 STATUS_INTERVAL = 30.0
+CONTROL_IDLE_WAIT = 3600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,12 +210,25 @@ class Service:
     # -- the control thread ----------------------------------------------------------------
 
     def _control_loop(self) -> None:
+        announce_at = math.inf  # when to answer Home Assistant's birth message
         while True:
-            item = self._control.get()
+            wait = max(0.0, min(announce_at - time.monotonic(), CONTROL_IDLE_WAIT))
+            try:
+                item = self._control.get(timeout=wait)
+            except queue.Empty:
+                item = None
             if item is _STOP:
                 return
             try:
-                self._handle_control(item)
+                if isinstance(item, _HomeAssistantOnline):
+                    # Home Assistant asks every bridge at once; a random delay spreads the answers.
+                    delay = random.uniform(0, HA_BIRTH_MAX_DELAY)
+                    announce_at = min(announce_at, time.monotonic() + delay)
+                elif item is not None:
+                    self._handle_control(item)
+                if time.monotonic() >= announce_at:
+                    announce_at = math.inf
+                    self._announce()
             except Exception:
                 log.exception("Error in the control thread")
 
@@ -222,10 +237,6 @@ class Service:
             self.bridge.publish(item.topic, item.payload)
         elif isinstance(item, _Connected):
             self._announce()
-        elif isinstance(item, _HomeAssistantOnline):
-            # Home Assistant asks every bridge at once; a random delay spreads the answers.
-            if not self._stopped.wait(random.uniform(0, HA_BIRTH_MAX_DELAY)):
-                self._announce()
         elif isinstance(item, _Rediscover) and self.config.mqtt.discovery and self.bridge.connected:
             self._publish_discovery(item.description)
 
