@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from camera2mqtt.cameras.serial.packets import (
@@ -183,6 +183,7 @@ def test_negative_int_is_twos_complement() -> None:
     assert encode_set_int(32, -1)[6:10] == h("ff ff ff ff")
 
 
+@settings(deadline=None)  # the machine is shared: no per-example time limit
 @given(st.binary(max_size=6000), st.lists(st.integers(1, 64), min_size=1, max_size=50))
 def test_round_trip_any_split(payload: bytes, cuts: list[int]) -> None:
     stream = b"".join(encode_data_packets(payload))
@@ -201,6 +202,7 @@ def test_round_trip_any_split(payload: bytes, cuts: list[int]) -> None:
     assert items[-1].is_last and not any(item.is_last for item in items[:-1])
 
 
+@settings(deadline=None)
 @given(st.binary(max_size=3000))
 def test_decoder_never_raises_on_garbage(data: bytes) -> None:
     decoder = PacketDecoder()

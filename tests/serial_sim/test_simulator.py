@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import struct
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ import pytest
 from camera2mqtt.cameras.serial.packets import (
     BadChecksum,
     Control,
+    ControlByte,
     Packet,
     encode_action,
     encode_command,
@@ -396,3 +398,23 @@ def test_stop_is_idempotent_and_slave_path_needs_start() -> None:
     assert path.startswith("/dev/")
     sim.stop()
     sim.stop()
+
+
+def test_survives_random_garbage(sim: SerialSimulator, host: Host) -> None:
+    rng = random.Random(1234)
+    host.init()
+    for _ in range(20):
+        host.write(rng.randbytes(rng.randrange(1, 300)))
+    # a half packet from the noise is dropped after a quiet second; then the camera is fine
+    for _ in range(10):
+        for _ in range(1000):  # drain what the camera answered to the noise
+            if host.nothing_for(1.5):
+                break
+        host.items.clear()
+        host.write(b"\x00")
+        if host.read_item(2.0) == ControlByte(Control.NAK):
+            break
+    else:
+        pytest.fail("the camera never answered the init byte again")
+    assert host.get_int(10) == 3
+    assert sim.protocol.garbage_bytes > 0
