@@ -452,9 +452,11 @@ def test_unsupported_mode_is_unsupported(camera, sim):
             em10._switch("shutter")
 
 
-def test_no_leftover_sockets(camera, sim, udp_port):
+@pytest.mark.parametrize("model", ["e-m10-iv"])
+def test_no_leftover_sockets(camera, sim, model, udp_port):
     # The live-view sink of a rec-mode shot is closed again: the port can be bound at once.
     camera.liveview_port = udp_port
+    camera.shoot()
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
         probe.bind(("127.0.0.1", udp_port))
 
@@ -492,3 +494,11 @@ def test_cancelled_download_leaves_nothing(camera, sim, tmp_path):
     with pytest.raises(TransferError, match="cancelled"):
         camera.download(ref, tmp_path, cancel=cancel)
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("model", ["e-m10-iv"])
+def test_shoot_when_the_liveview_port_is_taken(camera, sim, model):
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as taken:
+        taken.bind(("127.0.0.1", 0))
+        camera.liveview_port = taken.getsockname()[1]
+        assert len(camera.shoot()) == 1

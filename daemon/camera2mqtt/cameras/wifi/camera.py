@@ -269,8 +269,14 @@ class WifiCamera(Camera):
 
     def _shutter_release(self) -> None:
         with self._operation(OPERATION_MODES["shutter_release"]):
-            self._send("exec_shutter", [("com", "1st2ndpush")])
-            time.sleep(self.shutter_hold)
+            try:
+                self._send("exec_shutter", [("com", "1st2ndpush")])
+                time.sleep(self.shutter_hold)
+            except CameraError:
+                # Never leave the button held down; the push's error is the one to report.
+                with contextlib.suppress(CameraError):
+                    self._send("exec_shutter", [("com", "2nd1strelease")])
+                raise
             self._send("exec_shutter", [("com", "2nd1strelease")])
 
     def _takemotion_release(self) -> None:
@@ -283,7 +289,10 @@ class WifiCamera(Camera):
         # Live view must run for starttake; it needs a UDP port to send to, which we open
         # and drop again (nobody reads the frames).
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
-            sink.bind(("", self.liveview_port))
+            try:
+                sink.bind(("", self.liveview_port))
+            except OSError:  # the configured port is taken (by a live-view receiver)
+                sink.bind(("", 0))
             port = sink.getsockname()[1]
             self.start_liveview(port)
             try:
