@@ -234,3 +234,14 @@ def test_end_to_end_e_m10_iv(images, tmp_path):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=SUBPROCESS_TIMEOUT)
+
+
+def test_progress_bar_only_on_a_terminal(sim, tmp_path, capsys, monkeypatch):
+    assert run_cli(sim, "download", "--output", str(tmp_path / "piped")) == 0
+    out = capsys.readouterr().out
+    assert "\r" not in out and "#" not in out
+    assert str(tmp_path / "piped" / "P1010001.JPG") in out
+    monkeypatch.setattr(sys.stdout, "isatty", lambda: True)
+    assert run_cli(sim, "download", "--output", str(tmp_path / "tty")) == 0
+    out = capsys.readouterr().out
+    assert "\r[1/3] P1010001.JPG [" in out and "100.0%" in out
