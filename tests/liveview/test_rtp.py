@@ -17,6 +17,7 @@ from camera2mqtt.cameras.wifi.rtp import (
     MediaInfo,
     ShutterSpeed,
     Zoom,
+    announced_frame_size,
     build_packet,
     decode_frame_info,
     encode_frame_info,
@@ -124,7 +125,8 @@ def test_tlv_walk_rejects_overruns_and_keeps_unknown_ids() -> None:
         list(iter_tlvs(b"\x00\x01\x00\x02abcd"))
     with pytest.raises(MalformedPacket):
         list(iter_tlvs(b"\x00\x01"))
-    with pytest.raises(MalformedPacket):  # a frame-size TLV without its word
-        decode_frame_info(b"\x00\x01\x00\x00")
+    # A known TLV too short for its value is kept raw rather than failing the frame.
+    assert decode_frame_info(b"\x00\x01\x00\x00").unknown == ((1, b""),)
+    assert announced_frame_size(encode_tlvs([(4, bytes(4)), (1, b"\0\0\1\0")])) == 256
     info = decode_frame_info(encode_tlvs([(4242, b"wxyz")]))
     assert info.unknown == ((4242, b"wxyz"),)

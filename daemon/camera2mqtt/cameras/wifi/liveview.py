@@ -14,19 +14,23 @@ from __future__ import annotations
 
 import collections
 import contextlib
+import functools
 import logging
 import socket
+import struct
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
 from camera2mqtt.cameras.base import CameraError, CameraTimeout
 from camera2mqtt.cameras.wifi.rtp import (
+    HEADER_SIZE,
     SEQUENCE_MODULO,
     FrameInfo,
     MalformedPacket,
+    announced_frame_size,
     decode_frame_info,
     parse_packet,
 )
@@ -56,12 +60,17 @@ SEQUENCE_WINDOW = 2048
 """How far back (in packets) duplicates are recognised; older packets count as late."""
 SSRC_SWITCH_PACKETS = 64
 """Packets in a row from another source after which the receiver follows the new stream."""
+STOP_CHECK_PACKETS = 256
+"""While datagrams flow, the receive loop looks at the stop flag after this many."""
 FRAME_QUEUE = 16
 """Frames kept for a slow :meth:`LiveView.frames` reader before the oldest are skipped."""
 
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
 _HALF = SEQUENCE_MODULO // 2
+_HEADER = struct.Struct("!BBHII")
+_HEADER_SIZE = HEADER_SIZE
+_PLAIN = 0x80
 _TIMESTAMP_MASK = 0xFFFFFFFF
 
 
@@ -71,9 +80,15 @@ class Frame:
 
     jpeg: bytes
     timestamp: int
-    info: FrameInfo
+    extension: bytes
+    """The TLVs of the frame's first packet, decoded by :attr:`info`."""
     received_at: float
     """``time.monotonic()`` when the last packet arrived."""
+
+    @property
+    def info(self) -> FrameInfo:
+        """What the camera said about this frame (decoded on each access, not per frame)."""
+        return decode_frame_info(self.extension)
 
 
 @dataclass(frozen=True, slots=True)
@@ -106,7 +121,7 @@ _COUNTERS = tuple(LiveViewCounters.__dataclass_fields__)
 @dataclass(slots=True)
 class _PendingFrame:
     timestamp: int
-    parts: dict[int, memoryview] = field(default_factory=dict)
+    parts: dict[int, bytes | memoryview] = field(default_factory=dict)
     first: int | None = None
     last: int | None = None
     extension: memoryview | None = None
@@ -134,9 +149,14 @@ class FrameAssembler:
         self._ssrc: int | None = None
         self._other_ssrc: int | None = None
         self._other_count = 0
-        self._base: int = 0  # extended sequence numbers: 16-bit seq plus wrap count
-        self._highest: int = -1
-        self._seen: set[int] = set()
+        # Extended sequence numbers (16-bit numbers plus the wrap count): the first and the
+        # highest seen, and those in between that have not come (yet).
+        self._base = 0
+        self._highest = -1
+        self._missing: set[int] = set()
+        self._next_sequence = -1
+        self._current_timestamp = -1
+        self._current_parts: dict[int, bytes | memoryview] = {}
         self._pending: dict[int, _PendingFrame] = {}
         self._finished: collections.deque[int] = collections.deque(maxlen=MAX_PENDING_FRAMES * 4)
         self._finished_set: set[int] = set()
@@ -168,6 +188,96 @@ class FrameAssembler:
 
     def push(self, datagram: bytes) -> Frame | None:
         """Feed one datagram; return the frame it completes, if any."""
+        frames: list[Frame] = []
+        self.feed((datagram,), frames.append)
+        return frames[0] if frames else None
+
+    def feed(self, datagrams: Iterable[bytes], deliver: Callable[[Frame], object]) -> None:
+        """Feed every datagram, handing each completed frame to ``deliver``."""
+        self.consume(iter(datagrams).__next__, deliver)
+
+    def consume(
+        self,
+        next_datagram: Callable[[], bytes],
+        deliver: Callable[[Frame], object],
+        *,
+        stop: threading.Event | None = None,
+        limit: int | None = None,
+    ) -> None:
+        """Take datagrams from ``next_datagram()`` until it raises StopIteration, ``stop`` is
+        set, or ``limit`` datagrams were taken; hand each completed frame to ``deliver``.
+
+        ``next_datagram`` may raise TimeoutError when nothing arrives (a socket's ``recv``
+        does): the counters are then brought up to date and ``stop`` is looked at. While
+        datagrams flow, ``stop`` is looked at every :data:`STOP_CHECK_PACKETS` of them.
+        """
+        # Fast path, most packets of a frame: a plain middle packet (first byte 0x80: V=2,
+        # no padding, extension or CSRCs; no marker) that is the next in sequence for the
+        # frame being assembled. Such a packet cannot be a duplicate, a gap or a frame end,
+        # so it only needs storing; the bookkeeping waits in locals for the next slow packet.
+        unpack = _HEADER.unpack_from
+        header_size = _HEADER_SIZE
+        plain = _PLAIN
+        fast = 0
+        expected_sequence = self._next_sequence
+        timestamp_now = self._current_timestamp
+        source = self._ssrc
+        parts = self._current_parts
+        remaining = -1 if limit is None else limit
+        check = STOP_CHECK_PACKETS
+        try:
+            while remaining:
+                try:
+                    datagram = next_datagram()
+                except TimeoutError:
+                    if fast:
+                        self._absorb(fast, expected_sequence)
+                        fast = 0
+                    if stop is not None and stop.is_set():
+                        return
+                    continue
+                except StopIteration:
+                    return
+                remaining -= 1
+                check -= 1
+                if not check:
+                    check = STOP_CHECK_PACKETS
+                    if stop is not None and stop.is_set():
+                        return
+                if len(datagram) > header_size and datagram[0] == plain:
+                    _, second, sequence, timestamp, ssrc = unpack(datagram)
+                    if (
+                        sequence == expected_sequence
+                        and timestamp == timestamp_now
+                        and ssrc == source
+                        and second < 0x80
+                    ):
+                        expected_sequence = (sequence + 1) & 0xFFFF
+                        parts[sequence] = datagram[header_size:]
+                        fast += 1
+                        continue
+                if fast:
+                    self._absorb(fast, expected_sequence)
+                    fast = 0
+                frame = self._push_slow(datagram)
+                expected_sequence = self._next_sequence
+                timestamp_now = self._current_timestamp
+                source = self._ssrc
+                parts = self._current_parts
+                if frame is not None:
+                    deliver(frame)
+        finally:
+            if fast:
+                self._absorb(fast, expected_sequence)
+
+    def _absorb(self, count: int, next_sequence: int) -> None:
+        """Book ``count`` packets that the fast path took in order."""
+        self.datagrams += count
+        self._unique += count
+        self._highest += count
+        self._next_sequence = next_sequence
+
+    def _push_slow(self, datagram: bytes) -> Frame | None:
         self.datagrams += 1
         try:
             packet = parse_packet(datagram)
@@ -178,34 +288,9 @@ class FrameAssembler:
         if ssrc != self._ssrc and not self._follow(ssrc):
             self.foreign += 1
             return None
-
-        # Sequence bookkeeping (RFC 3550 appendix A.1 style extended numbers).
-        highest = self._highest
-        if highest < 0:
-            extended = sequence
-            self._base = sequence
-            self._highest = sequence
-        else:
-            delta = (sequence - highest) % SEQUENCE_MODULO
-            extended = highest + (delta if delta < _HALF else delta - SEQUENCE_MODULO)
-        seen = self._seen
-        if extended in seen:
-            self.duplicates += 1
+        newest = self._track_sequence(sequence)
+        if newest is None:
             return None
-        if extended <= highest - SEQUENCE_WINDOW:
-            self.late += 1
-            return None
-        if extended > highest:
-            self._highest = extended
-            if len(seen) > 2 * SEQUENCE_WINDOW:
-                floor = extended - SEQUENCE_WINDOW
-                self._seen = seen = {s for s in seen if s > floor}
-        elif highest >= 0 and extended != highest:
-            self.reordered += 1
-            if extended < self._base:
-                self._base = extended
-        seen.add(extended)
-        self._unique += 1
 
         if timestamp in self._finished_set:
             return None  # a straggler of a frame already emitted or given up
@@ -222,12 +307,54 @@ class FrameAssembler:
                 frame.damaged = True
             frame.last = sequence
         frame.parts[sequence] = payload
-        if frame.first is None or frame.last is None:
+        if frame.first is not None and frame.last is not None:
+            expected = (frame.last - frame.first) % SEQUENCE_MODULO + 1
+            if len(frame.parts) >= expected or frame.damaged:
+                return self._complete(frame, expected)
+        if newest:
+            self._current_timestamp = timestamp
+            self._current_parts = frame.parts
+        return None
+
+    def _track_sequence(self, sequence: int) -> bool | None:
+        """Book a packet's sequence number (RFC 3550 A.1 style extended numbers).
+
+        True if it is the newest packet so far, False if it fills a gap, None if it must be
+        ignored (a duplicate, or older than the window).
+        """
+        highest = self._highest
+        if highest < 0:
+            self._base = self._highest = sequence
+            self._next_sequence = (sequence + 1) % SEQUENCE_MODULO
+            self._unique += 1
+            return True
+        delta = (sequence - highest) % SEQUENCE_MODULO
+        extended = highest + (delta if delta < _HALF else delta - SEQUENCE_MODULO)
+        missing = self._missing
+        if extended > highest:
+            if extended > highest + 1:
+                missing.update(range(max(highest + 1, extended - SEQUENCE_WINDOW), extended))
+                if len(missing) > SEQUENCE_WINDOW:
+                    floor = extended - SEQUENCE_WINDOW
+                    self._missing = {m for m in missing if m > floor}
+            self._highest = extended
+            self._next_sequence = (sequence + 1) % SEQUENCE_MODULO
+            self._unique += 1
+            return True
+        if extended in missing:
+            missing.discard(extended)
+        elif extended <= highest - SEQUENCE_WINDOW:
+            self.late += 1
             return None
-        expected = (frame.last - frame.first) % SEQUENCE_MODULO + 1
-        if len(frame.parts) < expected and not frame.damaged:
+        elif extended < self._base:
+            missing.update(range(extended + 1, self._base))
+            self._base = extended
+        else:
+            self.duplicates += 1
             return None
-        return self._complete(frame, expected)
+        self.reordered += 1
+        self._unique += 1
+        return False
 
     def flush(self) -> None:
         """Give up every incomplete frame (at the end of a session)."""
@@ -252,8 +379,9 @@ class FrameAssembler:
         self._ssrc = ssrc
         self._other_ssrc = None
         self._highest = -1
-        self._seen = set()
+        self._missing = set()
         self._unique = 0
+        self._next_sequence = -1
         return True
 
     def _open(self, timestamp: int) -> _PendingFrame:
@@ -265,6 +393,8 @@ class FrameAssembler:
 
     def _finish(self, timestamp: int) -> None:
         del self._pending[timestamp]
+        if timestamp == self._current_timestamp:
+            self._current_timestamp = -1
         finished = self._finished
         if len(finished) == finished.maxlen:
             self._finished_set.discard(finished[0])
@@ -286,9 +416,10 @@ class FrameAssembler:
             return None
         parts = frame.parts
         first = frame.first
+        extension = bytes(frame.extension) if frame.extension is not None else b""
         try:
-            jpeg = b"".join([parts[(first + i) % SEQUENCE_MODULO] for i in range(expected)])
-            info = decode_frame_info(frame.extension)
+            jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
+            frame_size = announced_frame_size(extension)
         except (KeyError, MalformedPacket):
             self.frames_dropped += 1
             self.frames_invalid += 1
@@ -296,13 +427,13 @@ class FrameAssembler:
         if (
             not jpeg.startswith(JPEG_START)
             or not jpeg.endswith(JPEG_END)
-            or (info.frame_size is not None and info.frame_size != len(jpeg))
+            or (frame_size is not None and frame_size != len(jpeg))
         ):
             self.frames_dropped += 1
             self.frames_invalid += 1
             return None
         self.frames_ok += 1
-        return Frame(jpeg, frame.timestamp, info, time.monotonic())
+        return Frame(jpeg, frame.timestamp, extension, time.monotonic())
 
 
 def _is_older(timestamp: int, than: int) -> bool:
@@ -319,28 +450,22 @@ def pump(
     assembler: FrameAssembler,
     deliver: Callable[[Frame], object],
     stop: threading.Event,
+    *,
+    limit: int | None = None,
 ) -> None:
     """Receive datagrams from ``sock`` into ``assembler`` until ``stop`` is set.
 
-    ``sock`` must have a timeout (it bounds how long a stop takes to be noticed). Returns
-    when the socket is closed under it as well.
+    ``sock`` must have a timeout (it bounds how long a stop takes to be noticed while
+    nothing arrives). Returns when the socket is closed under it after ``stop`` was set, or
+    after ``limit`` datagrams if given.
     """
-    buffer = bytearray(MAX_DATAGRAM)
-    view = memoryview(buffer)
-    receive = sock.recv_into
-    push = assembler.push
-    while not stop.is_set():
-        try:
-            size = receive(buffer)
-        except TimeoutError:
-            continue
-        except OSError:
-            if stop.is_set():
-                return
+    try:
+        assembler.consume(
+            functools.partial(sock.recv, MAX_DATAGRAM), deliver, stop=stop, limit=limit
+        )
+    except OSError:
+        if not stop.is_set():
             raise
-        frame = push(bytes(view[:size]))
-        if frame is not None:
-            deliver(frame)
 
 
 # ---------------------------------------------------------------------------------------------

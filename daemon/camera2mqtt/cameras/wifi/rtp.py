@@ -36,6 +36,7 @@ __all__ = [
     "RtpPacket",
     "ShutterSpeed",
     "Zoom",
+    "announced_frame_size",
     "build_packet",
     "decode_frame_info",
     "encode_frame_info",
@@ -417,18 +418,42 @@ _DECODERS = {
 
 
 def decode_frame_info(extension: bytes | memoryview | None) -> FrameInfo:
-    """Decode the TLVs of a first packet's extension; unknown ids are kept raw."""
+    """Decode the TLVs of a first packet's extension.
+
+    Unknown ids, and known ones too short for their value, are kept raw in ``unknown``;
+    :class:`MalformedPacket` only when a TLV length runs past the extension.
+    """
     if extension is None:
         return FrameInfo()
     fields: dict[str, object] = {}
     unknown = []
     for function_id, data in iter_tlvs(extension):
         decoder = _DECODERS.get(function_id)
-        if decoder is None:
-            unknown.append((function_id, bytes(data)))
-        else:
+        try:
+            if decoder is None:
+                raise MalformedPacket(f"unknown TLV {function_id}")
             fields.update(decoder(data))
+        except MalformedPacket:
+            unknown.append((function_id, bytes(data)))
     return FrameInfo(**fields, unknown=tuple(unknown))
+
+
+def announced_frame_size(extension: bytes | memoryview) -> int | None:
+    """The frame-size TLV's value, checking only the TLV structure (cheap: once per frame)."""
+    size = None
+    offset = 0
+    end = len(extension)
+    unpack = _HALF_WORDS.unpack_from
+    while offset < end:
+        if offset + 4 > end:
+            raise MalformedPacket("a truncated TLV header ends the RTP extension")
+        function_id, words = unpack(extension, offset)
+        offset += 4 + 4 * words
+        if offset > end:
+            raise MalformedPacket(f"TLV {function_id} runs past the end of the extension")
+        if function_id == FunctionId.FRAME_SIZE and words:
+            size = _WORD.unpack_from(extension, offset - 4 * words)[0]
+    return size
 
 
 def _pack_words(*values: int, signed: bool = False) -> bytes:

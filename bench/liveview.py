@@ -1,0 +1,205 @@
+"""Live-view receiver throughput and CPU cost, against a bare UDP receive loop in the same run.
+
+Usage: python bench/liveview.py [--frames N] [--seconds S]
+
+1. Throughput: one recorded stream of 640x480 JPEG frames in ~1,400-byte RTP packets is sent
+   over loopback UDP, a chunk at a time, into (a) a bare loop that only receives the
+   datagrams and (b) our receiver (the same ``pump`` loop and ``FrameAssembler`` the
+   LiveView thread runs). Only the receiving is timed, and the sender never runs at the
+   same time as the receiver, so nothing is lost and neither side competes for a core.
+2. CPU share: a real LiveView session receives a paced 30 fps stream from an RtpStreamer in
+   another process; process CPU time / wall time of this (receiving) process is printed.
+
+Only 127.0.0.1 is used.
+"""
+
+from __future__ import annotations
+
+import argparse
+import multiprocessing
+import socket
+import statistics
+import sys
+import threading
+import time
+
+from camera2mqtt.cameras.wifi.liveview import FrameAssembler, LiveView, pump
+from camera2mqtt.cameras.wifi.rtp import FrameInfo
+from camera2mqtt.sim.wifi.liveview import (
+    DEFAULT_PACKET_SIZE,
+    FramePictures,
+    RtpStreamer,
+    packetize,
+)
+
+HOST = "127.0.0.1"
+WIDTH, HEIGHT = 640, 480
+SIZE = "0640x0480"
+RECEIVE_BUFFER = 8 << 20
+TRUESIZE_ESTIMATE = 4096
+"""Kernel bytes charged per queued 1,400-byte datagram (generous, so chunks never overflow)."""
+REAL_TIME_FPS = 30.0
+TARGET_FPS = 1000
+TARGET_RATIO = 0.6
+TARGET_CPU = 0.05
+
+
+def recorded_stream(frames: int) -> tuple[list[bytes], int]:
+    """The packets of ``frames`` distinct frames, and the JPEG bytes in them."""
+    pictures = FramePictures()
+    packets: list[bytes] = []
+    sequence = 0
+    jpeg_bytes = 0
+    for counter in range(frames):
+        jpeg = pictures.picture(WIDTH, HEIGHT, counter)
+        jpeg_bytes += len(jpeg)
+        chunk = packetize(
+            jpeg,
+            timestamp=counter,
+            ssrc=0xC0FFEE,
+            first_sequence=sequence,
+            info=FrameInfo(frame_size=len(jpeg), rotation=1),
+            packet_size=DEFAULT_PACKET_SIZE,
+        )
+        sequence += len(chunk)
+        packets += chunk
+    return packets, jpeg_bytes
+
+
+def open_pair() -> tuple[socket.socket, socket.socket, tuple[str, int], int]:
+    receiver = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    receiver.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+    receiver.bind((HOST, 0))
+    receiver.settimeout(2.0)
+    sender = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    buffer = receiver.getsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF)
+    chunk = max(1, min(512, buffer // TRUESIZE_ESTIMATE))
+    return receiver, sender, receiver.getsockname(), chunk
+
+
+def time_bare(packets: list[bytes]) -> float:
+    """Seconds spent receiving every packet with the barest loop Python allows."""
+    receiver, sender, dest, chunk = open_pair()
+    buffer = bytearray(65536)
+    receive = receiver.recv_into
+    spent = 0.0
+    with receiver, sender:
+        for start in range(0, len(packets), chunk):
+            batch = packets[start : start + chunk]
+            for packet in batch:
+                sender.sendto(packet, dest)
+            began = time.perf_counter()
+            for _ in batch:
+                receive(buffer)
+            spent += time.perf_counter() - began
+    return spent
+
+
+def time_receiver(packets: list[bytes], frames: int) -> float:
+    """Seconds our receive loop and assembler spend on every packet; checks every frame."""
+    receiver, sender, dest, chunk = open_pair()
+    assembler = FrameAssembler()
+    got: list[int] = []
+    stop = threading.Event()
+    spent = 0.0
+    with receiver, sender:
+        for start in range(0, len(packets), chunk):
+            batch = packets[start : start + chunk]
+            for packet in batch:
+                sender.sendto(packet, dest)
+            began = time.perf_counter()
+            pump(receiver, assembler, got.append, stop, limit=len(batch))
+            spent += time.perf_counter() - began
+    counters = assembler.counters()
+    if counters.frames_ok != frames or counters.packets_lost:
+        raise SystemExit(f"the receiver lost data during the bench: {counters.summary()}")
+    return spent
+
+
+def _stream_in_child(port: int, seconds: float, ready: multiprocessing.Event) -> None:
+    pictures = FramePictures()
+    for counter in range(30):
+        pictures.picture(WIDTH, HEIGHT, counter)  # render before the clock starts
+    streamer = RtpStreamer(
+        fps=REAL_TIME_FPS, max_frames=int(seconds * REAL_TIME_FPS), pictures=pictures
+    )
+    ready.set()
+    streamer.start((HOST, port), SIZE)
+    streamer.wait_finished(seconds * 3 + 10)
+    streamer.stop()
+
+
+class _ChildControl:
+    """Starts the paced sender in another process when the session asks for live view."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.process: multiprocessing.Process | None = None
+
+    def start_liveview(self, port: int, size: str | None = None) -> None:
+        context = multiprocessing.get_context("spawn")
+        ready = context.Event()
+        self.process = context.Process(
+            target=_stream_in_child, args=(port, self.seconds, ready), daemon=True
+        )
+        self.process.start()
+        if not ready.wait(60):
+            raise SystemExit("the sender process did not start")
+
+    def stop_liveview(self) -> None:
+        if self.process is not None:
+            self.process.join(self.seconds * 3 + 10)
+            if self.process.is_alive():
+                self.process.terminate()
+
+
+def cpu_share_real_time(seconds: float) -> tuple[float, int, str]:
+    """Process CPU / wall time while a LiveView session receives a 30 fps stream."""
+    control = _ChildControl(seconds)
+    with LiveView(control, bind_host=HOST, size=SIZE, first_frame_timeout=60) as live:
+        live.snapshot()  # the sender is running and warmed up
+        cpu0, wall0 = time.process_time(), time.monotonic()
+        frames0 = live.counters.frames_ok
+        time.sleep(seconds * 0.8)  # the receiver works on its own thread meanwhile
+        cpu1, wall1 = time.process_time(), time.monotonic()
+        frames = live.counters.frames_ok - frames0
+        summary = live.counters.summary()
+    return (cpu1 - cpu0) / (wall1 - wall0), frames, summary
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--frames", type=int, default=300, help="frames per throughput run")
+    parser.add_argument("--rounds", type=int, default=5, help="throughput runs of each loop")
+    parser.add_argument("--seconds", type=float, default=6.0, help="length of the 30 fps run")
+    args = parser.parse_args()
+
+    packets, jpeg_bytes = recorded_stream(args.frames)
+    print(
+        f"stream: {args.frames} frames of {WIDTH}x{HEIGHT}, {jpeg_bytes // args.frames} bytes "
+        f"of JPEG on average, {len(packets)} packets (<= {DEFAULT_PACKET_SIZE} bytes), "
+        f"{len(packets) / args.frames:.1f} packets a frame"
+    )
+    bare, ours = [], []
+    for _ in range(args.rounds):  # interleaved, so machine load hits both alike
+        bare.append(args.frames / time_bare(packets))
+        ours.append(args.frames / time_receiver(packets, args.frames))
+    bare_fps, our_fps = statistics.median(bare), statistics.median(ours)
+    ratio = our_fps / bare_fps
+    print(f"(a) bare receive loop      : {bare_fps:9.0f} frames/s (median of {args.rounds})")
+    print(f"(b) camera2mqtt receiver   : {our_fps:9.0f} frames/s (median of {args.rounds})")
+    print(
+        f"ratio b/a                  : {ratio:9.2f}   (target >= {TARGET_RATIO}; "
+        f"b target >= {TARGET_FPS} frames/s: {'met' if our_fps >= TARGET_FPS else 'NOT met'})"
+    )
+    share, frames, summary = cpu_share_real_time(args.seconds)
+    print(
+        f"CPU at {REAL_TIME_FPS:.0f} fps real time  : {share * 100:9.2f} % of a core over "
+        f"{frames} frames (target < {TARGET_CPU * 100:.0f} %)"
+    )
+    print(f"    counters: {summary}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
