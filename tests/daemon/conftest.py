@@ -147,9 +147,8 @@ def stack_parts(broker, wifi_sim, serial_sim, tmp_path) -> Iterator[Stack]:
 @pytest.fixture
 def stack(stack_parts: Stack) -> Iterator[Stack]:
     """The full stack with the daemon running in-process and everything online."""
-    from camera2mqtt.service import Service
-
     from camera2mqtt.config import load_config
+    from camera2mqtt.service import Service
 
     service = Service(load_config(stack_parts.config_path))
     stack_parts.service = service
