@@ -257,8 +257,9 @@ class RtpStreamer:
     # -- the simulator's interface ---------------------------------------------------------------
 
     def start(self, dest: tuple[str, int], size: str) -> None:
-        """Begin streaming ``size`` frames (``"0640x0480"``) to ``dest``; restarts if running."""
-        width, height = parse_size(size)
+        """Begin streaming ``size`` frames (``"0640x0480"``, empty for the default) to ``dest``;
+        restarts if running."""
+        width, height = parse_size(size or DEFAULT_SIZE)
         host, port = dest
         if not self._allow_remote and not ipaddress.ip_address(host).is_loopback:
             raise ValueError(
