@@ -502,3 +502,11 @@ def test_shoot_when_the_liveview_port_is_taken(camera, sim, model):
         taken.bind(("127.0.0.1", 0))
         camera.liveview_port = taken.getsockname()[1]
         assert len(camera.shoot()) == 1
+
+
+@pytest.mark.parametrize("model", ["e-m10-iv"])
+def test_shoot_ignores_a_configured_size_the_camera_lacks(camera, sim, model):
+    camera.liveview_size = "9999x9999"
+    assert len(camera.shoot()) == 1
+    with pytest.raises(InvalidCommand, match="9999x9999"):
+        camera.start_liveview(free_port(socket.SOCK_DGRAM))

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import re
 from datetime import datetime
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from camera2mqtt.cameras.base import InvalidCommand, ProtocolError
 from camera2mqtt.cameras.wifi.commandlist import parse_commandlist
@@ -169,6 +172,8 @@ def test_garbage_is_a_protocol_error():
         parse_commandlist(b"<html>oops")
     with pytest.raises(ProtocolError):
         parse_commandlist(b"<oishare></oishare>")
+    with pytest.raises(ProtocolError, match="forbidden"):
+        parse_commandlist('<!DOCTYPE x [<!ENTITY a "b">]><oishare>&a;</oishare>')
 
 
 # -- image list ---------------------------------------------------------------------------
@@ -229,3 +234,29 @@ def test_attributes_big_sizes_and_garbled_lines():
 def test_missing_header():
     with pytest.raises(ProtocolError, match="VER_100"):
         parse_imglist(b"<html></html>")
+
+
+# -- robustness -----------------------------------------------------------------------------
+
+
+@given(st.binary(max_size=400))
+def test_imglist_garbage_is_a_protocol_error_or_entries(body):
+    try:
+        entries = parse_imglist(b"VER_100\r\n" + body)
+    except ProtocolError:
+        return
+    assert all(entry.size >= 0 for entry in entries)
+
+
+@given(st.text(max_size=400))
+def test_commandlist_garbage_never_crashes(text):
+    with contextlib.suppress(ProtocolError):
+        parse_commandlist(text)
+
+
+@given(st.datetimes(min_value=datetime(1980, 1, 1), max_value=datetime(2107, 12, 31, 23, 59, 58)))
+def test_fat_round_trip(moment):
+    moment = moment.replace(microsecond=0, second=moment.second - moment.second % 2)
+    date_word = ((moment.year - 1980) << 9) | (moment.month << 5) | moment.day
+    time_word = (moment.hour << 11) | (moment.minute << 5) | (moment.second // 2)
+    assert fat_datetime(date_word, time_word) == moment

@@ -294,7 +294,7 @@ class WifiCamera(Camera):
             except OSError:  # the configured port is taken (by a live-view receiver)
                 sink.bind(("", 0))
             port = sink.getsockname()[1]
-            self.start_liveview(port)
+            self.start_liveview(port, self._liveview_size(None, strict=False))
             try:
                 reply = self._send("exec_takemotion", [("com", "starttake")])
             finally:
@@ -324,10 +324,16 @@ class WifiCamera(Camera):
         if self._mode == REC:
             self._send("exec_takemisc", [("com", "stopliveview")])
 
-    def _liveview_size(self, size: str | None) -> str | None:
+    def _liveview_size(self, size: str | None, *, strict: bool = True) -> str | None:
+        """``size``, else the configured size, else a default; checked against the list.
+
+        Not ``strict``: a configured size the camera lacks falls back to the default.
+        """
         sizes = self.liveview_sizes()
         if size is None:
             size = self.liveview_size
+            if not strict and size not in sizes:
+                size = None
         if size is None:
             if not sizes:
                 return None

@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from xml.etree.ElementTree import Element
 
-from defusedxml import ElementTree
+from defusedxml import DefusedXmlException, ElementTree
 
 from camera2mqtt.cameras.base import InvalidCommand, ProtocolError
 
@@ -193,6 +193,8 @@ def parse_xml(body: bytes | str, what: str) -> Element:
         return ElementTree.fromstring(text)
     except ElementTree.ParseError as error:
         raise ProtocolError(f"The camera's {what} reply is not valid XML ({error}).") from None
+    except DefusedXmlException as error:
+        raise ProtocolError(f"The camera's {what} reply uses forbidden XML ({error}).") from None
 
 
 def parse_commandlist(body: bytes | str) -> CommandList:
