@@ -32,8 +32,21 @@ RECONNECT_MAX_DELAY = 30
 MAX_QUEUED_MESSAGES = 1000
 BRIDGE_QOS = 1
 
+# paho 2.2 logs this at ERROR on every loop pass while a reconnect is pending; our own
+# disconnect warning already says so once.
+_PAHO_NOISE = "Client is not connected."
+
 MessageHandler = Callable[[str, bytes, bool], None]
 """Called on the network thread as ``handler(topic, payload, retained)``; must not block."""
+
+
+class _QuietWhileDisconnected(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not str(record.msg).startswith(_PAHO_NOISE)
+
+
+_paho_log = logging.getLogger(f"{__name__}.paho")
+_paho_log.addFilter(_QuietWhileDisconnected())
 
 
 class MqttBridge:
@@ -61,7 +74,7 @@ class MqttBridge:
             protocol=mqtt.MQTTv311,
             clean_session=True,
         )
-        client.enable_logger(logging.getLogger(f"{__name__}.paho"))
+        client.enable_logger(_paho_log)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
         client.will_set(topics.bridge_state, OFFLINE, qos=BRIDGE_QOS, retain=True)
