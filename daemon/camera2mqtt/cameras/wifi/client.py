@@ -186,8 +186,12 @@ class WifiClient:
         assert response is not None
         try:
             if response.status_code not in STATUS_OK:
+                try:
+                    content = response.content
+                except requests.RequestException:
+                    content = b""
                 reply = HttpReply(
-                    response.status_code, response.headers.get("Content-Type", ""), response.content
+                    response.status_code, response.headers.get("Content-Type", ""), content
                 )
                 self._check(path, url, reply)
             length = response.headers.get("Content-Length")
