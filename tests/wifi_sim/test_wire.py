@@ -260,3 +260,29 @@ def test_a_file_gone_from_disk_is_a_404(tmp_path):
     with WifiSimulator("e-m1-iii", images_dir=tmp_path) as sim:
         (tmp_path / "P1010001.JPG").unlink()
         assert raw_get(sim, "/DCIM/100OLYMP/P1010001.JPG").status == 404
+
+
+def test_only_loopback_addresses_are_accepted():
+    from camera2mqtt.sim.wifi import SimulatorError
+
+    for host in ("192.168.0.10", "0.0.0.0", "localhost", "::1"):
+        with pytest.raises(SimulatorError, match="loopback"):
+            WifiSimulator(host=host)
+    with WifiSimulator(host="127.0.0.2") as sim:
+        assert sim.url.startswith("http://127.0.0.2:")
+        assert get(sim, "/get_caminfo.cgi").status_code == 200
+
+
+def test_power_on_again_keeps_the_card_and_settings(sim):
+    requests.get(sim.url + "/switch_cammode.cgi?mode=rec", timeout=HTTP_TIMEOUT)
+    requests.post(
+        sim.url + "/set_camprop.cgi?com=set&propname=isospeedvalue",
+        data=b"<set><value>800</value></set>",
+        timeout=HTTP_TIMEOUT,
+    )
+    files = sim.state.files
+    assert get(sim, "/exec_pwoff.cgi").status_code == 202
+    sim.power_on()
+    assert sim.state.files == files
+    assert sim.state.properties["isospeedvalue"] == "800"
+    assert sim.state.mode == "play"

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import ipaddress
 import logging
 import os
 import shutil
@@ -18,7 +19,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -41,7 +42,7 @@ from camera2mqtt.sim.wifi.models import (
 )
 from camera2mqtt.sim.wifi.state import DCIM, DeviceState
 
-__all__ = ["LiveViewStreamer", "SimulatorError", "WifiSimulator"]
+__all__ = ["LOOPBACK", "LiveViewStreamer", "SimulatorError", "WifiSimulator", "check_loopback"]
 
 log = logging.getLogger(__name__)
 
@@ -86,11 +87,23 @@ class Reply:
     content_type: str | None = None
     # get_imglist: no Content-Length, the body ends when the connection closes.
     length_header: bool = True
-    after: Callable[[], None] | None = field(default=None, repr=False)
 
 
 class BadRequest(Exception):
     """The request is malformed; answered with 400."""
+
+
+def check_loopback(host: str) -> None:
+    """Refuse anything but an IPv4 loopback address: the simulator never listens on a network."""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or ":" in host:
+        raise SimulatorError(
+            f"host {host} is not an IPv4 loopback address; the simulator only listens on "
+            f"127.0.0.0/8 (for example {LOOPBACK})"
+        )
 
 
 def _xml_reply(body: bytes, status: int = HTTPStatus.OK) -> Reply:
@@ -170,7 +183,7 @@ class _Handler(BaseHTTPRequestHandler):
             self._send(_status_only(HTTPStatus.SERVICE_UNAVAILABLE))
             return
         try:
-            reply = sim._dispatch(method, self.path, self._read_body, self.client_address[0])
+            reply = sim._dispatch(method, self.path, self._read_body, self.connection)
         except BadRequest as error:
             log.debug("400 for %s %s: %s", method, self.path, error)
             reply = _status_only(HTTPStatus.BAD_REQUEST)
@@ -178,8 +191,6 @@ class _Handler(BaseHTTPRequestHandler):
             log.exception("the simulator failed to answer %s %s", method, self.path)
             reply = _status_only(HTTPStatus.INTERNAL_SERVER_ERROR)
         self._send(reply)
-        if reply.after is not None:
-            reply.after()
 
     def _read_body(self) -> bytes | None:
         length = self.headers.get("Content-Length")
@@ -273,7 +284,11 @@ class _Request:
     command: str
     args: dict[str, str]
     body: bytes | None
-    client: str
+    connection: socket.socket
+
+    @property
+    def client(self) -> str:
+        return self.connection.getpeername()[0]
 
 
 class WifiSimulator:
@@ -297,6 +312,7 @@ class WifiSimulator:
             self.profile: ModelProfile = model_profile(model)
         except ValueError as error:
             raise SimulatorError(str(error)) from None
+        check_loopback(host)
         if images_dir is not None and not Path(images_dir).is_dir():
             raise SimulatorError(
                 f"the images folder {images_dir} does not exist; give a folder of JPEG files"
@@ -377,15 +393,20 @@ class WifiSimulator:
             return
         if self._port is None or self._stopping.is_set():
             raise SimulatorError("the simulator is stopped; create a new one")
-        self._listen(self._port)
         state.switch_mode("play", None)
         state.set_power(True)
+        try:
+            self._listen(self._port)
+        except SimulatorError:
+            state.set_power(False)
+            raise
 
-    def _power_down(self) -> None:
+    def _power_down(self, *, spare: socket.socket | None = None) -> None:
+        """Stop listening and drop every connection but ``spare`` (which still gets its reply)."""
         with self._lock:
             server, self._server = self._server, None
             thread, self._thread = self._thread, None
-            connections = list(self._connections)
+            connections = [c for c in self._connections if c is not spare]
         self._stop_liveview()
         if self._state is not None:
             self._state.set_power(False)
@@ -425,7 +446,11 @@ class WifiSimulator:
 
     # -- request dispatch -------------------------------------------------------------------
     def _dispatch(
-        self, method: str, raw_path: str, read_body: Callable[[], bytes | None], client: str
+        self,
+        method: str,
+        raw_path: str,
+        read_body: Callable[[], bytes | None],
+        connection: socket.socket,
     ) -> Reply:
         if len(raw_path) > MAX_URI_LENGTH:
             return _status_only(HTTPStatus.REQUEST_URI_TOO_LONG)
@@ -466,7 +491,7 @@ class WifiSimulator:
         if handler is None:
             log.info("%s is in the command list but not simulated; answering 501", command)
             return _status_only(HTTPStatus.NOT_IMPLEMENTED)
-        return handler(self, _Request(command, dict(args), body, client))
+        return handler(self, _Request(command, dict(args), body, connection))
 
     def _download(self, path: str) -> Reply:
         card = self.state.card_file(path)
@@ -584,11 +609,10 @@ def _set_utctimediff(sim: WifiSimulator, request: _Request) -> Reply:
 
 
 def _exec_pwoff(sim: WifiSimulator, request: _Request) -> Reply:
-    def power_off() -> None:
-        log.info("simulated camera powered off")
-        sim._power_down()
-
-    return Reply(HTTPStatus.ACCEPTED, after=power_off)
+    # Off before the 202 goes out, so a client that has the reply finds the camera gone.
+    log.info("simulated camera powered off")
+    sim._power_down(spare=request.connection)
+    return _status_only(HTTPStatus.ACCEPTED)
 
 
 def _exec_shutter(sim: WifiSimulator, request: _Request) -> Reply:
