@@ -1,0 +1,79 @@
+"""The daemon with the serial simulator (a pty) behind the real driver, through MQTT only."""
+
+from __future__ import annotations
+
+import io
+import json
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from camera2mqtt.config import parse_config
+from camera2mqtt.service import Service
+from tests.mqtt.recorder import Recorder
+
+SERIAL_MODEL = "c-2020z"
+WAIT = 90.0
+
+
+@pytest.fixture
+def serial_sim() -> Iterator[object]:
+    from camera2mqtt.sim.serial import SerialSimulator
+
+    simulator = SerialSimulator(SERIAL_MODEL)
+    simulator.start()
+    try:
+        yield simulator
+    finally:
+        simulator.stop()
+
+
+def test_serial_camera_over_mqtt(broker, serial_sim, tmp_path: Path) -> None:
+    base = f"t{uuid.uuid4().hex[:8]}"
+    config = parse_config(
+        f"""
+mqtt: {{host: 127.0.0.1, port: {broker.port}, base_topic: {base}, client_id: {base}-d,
+        discovery_prefix: {base}-ha}}
+state_dir: {tmp_path / "state"}
+photos_dir: {tmp_path / "photos"}
+cameras:
+  olympus:
+    type: serial
+    port: {serial_sim.slave_path}
+    poll_interval: 2
+    snapshot: {{size: 160, max_bytes: 15000}}
+"""
+    )
+    recorder = Recorder(broker.port)
+    service = Service(config)
+    service.start()
+    try:
+        recorder.wait_for(f"{base}/bridge/state", lambda m: m.payload == b"online")
+        recorder.wait_for(
+            f"{base}/olympus/availability", lambda m: m.payload == b"online", timeout=WAIT
+        )
+        state = recorder.wait_for(
+            f"{base}/olympus/state", lambda m: json.loads(m.payload)["battery"] is not None
+        )
+        assert json.loads(state.payload)["model"]
+        mark = recorder.mark()
+        recorder.publish(f"{base}/olympus/set", '{"action": "shoot", "transaction": 1}')
+        reply = json.loads(
+            recorder.wait_for(f"{base}/olympus/response", after=mark, timeout=WAIT).payload
+        )
+        assert reply["status"] == "ok", reply
+        assert reply["transaction"] == 1
+        thumb = recorder.wait_for(f"{base}/olympus/last_photo", after=mark, timeout=WAIT)
+        assert len(thumb.payload) <= 15000
+        with Image.open(io.BytesIO(thumb.payload)) as image:
+            assert max(image.size) <= 160
+        discovery = recorder.wait_for(
+            f"{base}-ha/device/{base}_olympus/config", lambda m: b"FAKE" not in m.payload
+        )
+        assert json.loads(discovery.payload)["components"]["shoot"]["platform"] == "button"
+    finally:
+        service.stop()
+        recorder.close()
