@@ -123,7 +123,7 @@ class LinkTimeouts:
     ack: float = 2.0  # ACK after a command
     reply: float = 3.0  # first packet of a reply
     next_packet: float = 1.0  # next packet after our ACK
-    quiet: float = 0.05  # silence that ends a burst we could not use, before we NAK
+    quiet: float = 0.02  # silence that ends a burst we could not use, before we NAK
     action: float = 20.0  # ENQ after an action (gphoto2 allows 20 s for a capture)
     speed_settle: float = 0.01  # pause after switching the port's speed
     retries: int = 3  # resends of one command
@@ -593,10 +593,16 @@ class SerialLink:
         give_up = deadline + 2 * (MAX_DATA + HEADER_SIZE + TRAILER_SIZE) * 10 / self._speed + 5
         while True:
             found, incomplete = self._find_packet(wanted)
-            if found is not None:
+            if isinstance(found, Packet):
                 return found
             raw = self._raw
+            if found is _GARBLED:
+                raw.clear()  # a whole packet arrived with a bad checksum: NAK at once
+                return _GARBLED
             if len(raw) == 1 and raw[0] in _CONTROL_VALUES:
+                # A lone byte is an answer only if nothing follows it.
+                if self._fill(time.monotonic() + self._quiet):
+                    continue
                 value = raw[0]
                 raw.clear()
                 return value
@@ -615,11 +621,18 @@ class SerialLink:
             if not self._fill(deadline):
                 return None
 
-    def _find_packet(self, wanted: Mapping[int, int | None]) -> tuple[Packet | None, bool]:
-        """Look through the buffer for a good packet; (packet, whether one may be growing)."""
+    def _find_packet(
+        self, wanted: Mapping[int, int | None]
+    ) -> tuple[Packet | _Garbled | None, bool]:
+        """Look through the buffer for a good packet; (packet, whether one may be growing).
+
+        Instead of a packet, :data:`_GARBLED` means the buffer ends with a packet of the
+        expected length whose checksum is wrong: it is complete, so NAK without waiting.
+        """
         raw = self._raw
         decoder = self._decoder
         incomplete = False
+        damaged_end = -1
         for start in _header_positions(raw, wanted):
             if len(raw) - start < HEADER_SIZE:
                 incomplete = True
@@ -640,6 +653,10 @@ class SerialLink:
                     log.debug("skipped %d bytes of noise before a packet", start)
                 del raw[:end]
                 return items[0], False
+            if known is not None:
+                damaged_end = end
+        if damaged_end == len(raw):
+            return _GARBLED, False
         return None, incomplete
 
     def _fill(self, deadline: float) -> bool:
