@@ -279,4 +279,17 @@ def test_erase_only_where_listed():
 
 
 def test_listed_but_unsimulated_commands_answer_501(sim):
-    assert get(sim, "/get_unusedcapacity.cgi").status_code == 501
+    assert get(sim, "/get_dcffilenum.cgi").status_code == 501
+
+
+def test_unused_capacity_shrinks_with_each_shot(sim):
+    def unused() -> int:
+        response = get(sim, "/get_unusedcapacity.cgi")
+        assert response.status_code == 200
+        return int(ElementTree.fromstring(response.content).text)
+
+    before = unused()
+    get(sim, "/switch_cammode.cgi?mode=shutter")
+    get(sim, "/exec_shutter.cgi?com=1st2ndpush")
+    shot = max(sim.state.files, key=lambda p: sim.state.card_file(p).taken)
+    assert before - unused() == sim.state.card_file(shot).size

@@ -56,6 +56,7 @@ THUMBNAIL_SIZE = (160, 120)
 RECVIEW_SIZE = 640
 POLL_INTERVAL_S = 0.05
 MAX_POST_BODY = 64 * 1024
+CARD_CAPACITY_BYTES = 32 * 1000**3  # a "32 GB" card
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -608,6 +609,13 @@ def _set_utctimediff(sim: WifiSimulator, request: _Request) -> Reply:
     return _status_only(HTTPStatus.OK)
 
 
+def _get_unusedcapacity(sim: WifiSimulator, request: _Request) -> Reply:
+    # No capture was found; the shape follows clients that parse it (a root <unused> holding
+    # the free bytes, CRLF after the declaration and after the element).
+    free = max(CARD_CAPACITY_BYTES - sim.state.used_bytes(), 0)
+    return _xml_reply(XML_DECLARATION + b"\r\n<unused>%d</unused>\r\n" % free)
+
+
 def _exec_pwoff(sim: WifiSimulator, request: _Request) -> Reply:
     # Off before the 202 goes out, so a client that has the reply finds the camera gone.
     log.info("simulated camera powered off")
@@ -727,6 +735,7 @@ _HANDLERS: dict[str, Handler] = {
     "exec_erase": _exec_erase,
     "set_utctimediff": _set_utctimediff,
     "exec_pwoff": _exec_pwoff,
+    "get_unusedcapacity": _get_unusedcapacity,
     "exec_shutter": _exec_shutter,
     "exec_takemotion": _exec_takemotion,
     "exec_takemisc": _exec_takemisc,

@@ -173,6 +173,10 @@ class DeviceState:
         with self._lock:
             return self._files.get(path)
 
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(card.size for card in self._files.values())
+
     def newest_file(self) -> CardFile | None:
         with self._lock:
             if not self._files:
