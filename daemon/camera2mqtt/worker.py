@@ -139,6 +139,7 @@ class CameraWorker:
         self._available: bool | None = None
         self._state = _State()
         self._last_thumbnail: bytes | None = None
+        self._published_state: str | None = None
         self._sync_due = False
         self._wall_clock = schedule.Scheduler()
         for when in config.schedule.sync_at:
@@ -285,7 +286,8 @@ class CameraWorker:
             self._lost()
             return
         except CameraError as error:
-            log.warning("Camera %s: status failed: %s", self.name, error)
+            if str(error) != self._state.last_error:
+                log.warning("Camera %s: status failed: %s", self.name, error)
             self._state.last_error = str(error)
             self._publish_state()
             return
@@ -345,8 +347,12 @@ class CameraWorker:
             qos=AVAILABILITY_QOS,
         )
 
-    def _publish_state(self) -> None:
+    def _publish_state(self, *, force: bool = False) -> None:
+        """Publish the state when it changed (or ``force``: after a reconnect, on request)."""
         payload = json.dumps(self._state.as_json(), separators=(",", ":"))
+        if payload == self._published_state and not force:
+            return
+        self._published_state = payload
         self._publisher.publish(self.topics.state, payload, retain=True)
 
     def _publish_event(self, event: str, **fields: Any) -> None:
@@ -355,7 +361,7 @@ class CameraWorker:
 
     def _republish(self) -> None:
         self._publish_availability()
-        self._publish_state()
+        self._publish_state(force=True)
         if self._last_thumbnail is not None:
             self._publisher.publish(self.topics.last_photo, self._last_thumbnail, retain=True)
 
@@ -412,7 +418,7 @@ class CameraWorker:
     def _status(self, command: Command) -> dict[str, Any]:
         camera = self._connect()
         self._apply_status(camera.status())
-        self._publish_state()
+        self._publish_state(force=True)
         return self._state.as_json()
 
     def _snapshot(self, command: Command) -> dict[str, Any]:
