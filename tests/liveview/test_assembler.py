@@ -171,3 +171,30 @@ def test_flush_counts_incomplete_frames_as_dropped() -> None:
     feed(assembler, frame_packets(0, 0)[:-1])
     assembler.flush()
     assert assembler.frames_dropped == 1
+
+
+def test_a_restarted_stream_may_reuse_frame_counters() -> None:
+    assembler = FrameAssembler()
+    old = []
+    sequence = 0
+    for counter in range(20):
+        packets = frame_packets(counter, sequence)
+        sequence += len(packets)
+        old += packets
+    assert len(feed(assembler, old)) == 20
+    restarted = []
+    sequence = 5000
+    for counter in range(40):  # the new source counts frames from 0 again
+        packets = packetize(
+            PICTURES.picture(160, 120, counter),
+            timestamp=counter,
+            ssrc=0xFEED,
+            first_sequence=sequence,
+            info=FrameInfo(),
+            packet_size=400,
+        )
+        sequence += len(packets)
+        restarted += packets
+    frames = [f.timestamp for f in feed(assembler, restarted)]
+    assert frames == list(range(frames[0], 40))
+    assert frames[0] < 12  # the switch happens after 64 packets, within the first frames

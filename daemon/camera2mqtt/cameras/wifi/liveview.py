@@ -132,7 +132,8 @@ class FrameAssembler:
     """Turns live-view datagrams into verified JPEG frames; never raises on bad input.
 
     Not thread-safe: one receive loop feeds it. Counters are plain attributes, read with
-    :meth:`counters`.
+    :meth:`counters`; while :meth:`consume` runs they may lag by the in-order packets of the
+    frame being assembled (they catch up at each frame's end and each idle timeout).
     """
 
     def __init__(self) -> None:
@@ -146,6 +147,7 @@ class FrameAssembler:
         self.late = 0
         self.foreign = 0
         self._unique = 0
+        self._lost_before = 0  # packets lost in streams from an earlier source
         self._ssrc: int | None = None
         self._other_ssrc: int | None = None
         self._other_count = 0
@@ -166,8 +168,8 @@ class FrameAssembler:
     @property
     def packets_lost(self) -> int:
         if self._highest < 0:
-            return 0
-        return max(0, self._highest - self._base + 1 - self._unique)
+            return self._lost_before
+        return self._lost_before + max(0, self._highest - self._base + 1 - self._unique)
 
     def counters(self, *, frames_skipped: int = 0) -> LiveViewCounters:
         return LiveViewCounters(
@@ -376,12 +378,15 @@ class FrameAssembler:
             return False
         log.info("The live-view stream changed source (SSRC %08x); following it.", ssrc)
         self.flush()
+        self._lost_before = self.packets_lost
         self._ssrc = ssrc
         self._other_ssrc = None
         self._highest = -1
         self._missing = set()
         self._unique = 0
         self._next_sequence = -1
+        self._finished.clear()
+        self._finished_set.clear()
         return True
 
     def _open(self, timestamp: int) -> _PendingFrame:
@@ -548,6 +553,8 @@ class LiveView:
             ) from error
         sock.settimeout(POLL_INTERVAL)
         self._sock = sock
+        self._assembler = FrameAssembler()
+        self._latest = None
         self._port = sock.getsockname()[1]
         self._stop.clear()
         self._thread = threading.Thread(
