@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 import serial
-
 from camera2mqtt.cameras.base import (
     Camera,
     CameraError,
@@ -62,6 +61,8 @@ log = logging.getLogger(__name__)
 CAPTURE_TIMEOUT_S = 20.0
 """Longest wait for the ENQ after "take picture" (gphoto2 allows 20 s)."""
 ERASE_TIMEOUT_S = 20.0
+ERASE_END_WAIT_S = 0.5
+"""How long to watch for the 0xff some cameras send after an erase (seed 002)."""
 FOLDER_REGISTER = 84  # vdata: current folder name; "\\" is the root
 FOLDER_COUNT_REGISTER = 83  # int: number of sub-folders (read) / select one (write)
 _FOLDER_DEPTH_LIMIT = 4
@@ -372,7 +373,9 @@ class SerialCamera(Camera):
         link = self._require_link()
         link.set_int(Register.FRAME, frame)
         try:
-            link.action(Action.ERASE_CURRENT, timeout=ERASE_TIMEOUT_S)
+            link.action(
+                Action.ERASE_CURRENT, timeout=ERASE_TIMEOUT_S, ends_session=ERASE_END_WAIT_S
+            )
         except RegisterUnsupported as error:
             raise CommandRejected(
                 f"The camera refused to erase frame {frame}; is it protected?"
@@ -383,7 +386,9 @@ class SerialCamera(Camera):
         if not self._allow_erase:
             raise NotAllowed("Erasing pictures", "allow.erase: true")
         try:
-            self._require_link().action(Action.ERASE_ALL, timeout=ERASE_TIMEOUT_S)
+            self._require_link().action(
+                Action.ERASE_ALL, timeout=ERASE_TIMEOUT_S, ends_session=ERASE_END_WAIT_S
+            )
         except RegisterUnsupported as error:
             raise CommandRejected("The camera refused to erase its pictures.") from error
 
@@ -420,20 +425,18 @@ class SerialCamera(Camera):
     def read_register(self, register: int, *, frame: int | None = None) -> int | str | bytes:
         """An int register's value, or a vdata register's bytes (decoded when text)."""
         link = self._require_link()
-        if register in FRAME_SELECTED:
-            if frame is None:
-                raise InvalidCommand(
-                    f"Register {register} needs a frame number first (it may hang the camera "
-                    "otherwise); give one."
-                )
+        if register in FRAME_SELECTED and frame is None:
+            raise InvalidCommand(
+                f"Register {register} needs a frame number first (it may hang the camera "
+                "otherwise); give one."
+            )
+        if frame is not None:
             link.set_int(Register.FRAME, frame)
         try:
             return link.get_int(register)
-        except ProtocolError:
+        except (ProtocolError, RegisterUnsupported):
             pass
-        except RegisterUnsupported:
-            pass
-        if register in FRAME_SELECTED and frame is not None:
+        if frame is not None:
             link.set_int(Register.FRAME, frame)
         try:
             data = link.get_var(register)

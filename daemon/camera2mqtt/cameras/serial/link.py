@@ -28,7 +28,6 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
 import serial
-
 from camera2mqtt.cameras.base import (
     CameraBusy,
     CameraTimeout,
@@ -400,8 +399,20 @@ class SerialLink:
             max_failures=max_failures,
         )
 
-    def action(self, code: int, argument: int = 0, *, timeout: float | None = None) -> None:
-        """ACTION ``code``: wait for the ACK, then for the ENQ that says it is done."""
+    def action(
+        self,
+        code: int,
+        argument: int = 0,
+        *,
+        timeout: float | None = None,
+        ends_session: float = 0.0,
+    ) -> None:
+        """ACTION ``code``: wait for the ACK, then for the ENQ that says it is done.
+
+        ``ends_session``: how long to watch for the 0xff with which some cameras end the
+        session after this action (the C-2020 after an erase, seed 002); the link then
+        initialises again at once.
+        """
         what = f"action {code}"
         done_within = self._timeouts.action if timeout is None else timeout
         for _ in self._attempts(what):
@@ -421,6 +432,12 @@ class SerialLink:
                 # action; wait for its completion instead.
                 self._discard_input()
             self._wait_complete(what, done_within)
+            if ends_session > 0:
+                answer = self._control(ends_session)
+                if answer in _REINIT_BYTES:
+                    self._reinit()
+                elif answer is not None:
+                    self._discard_input()
             return
         raise self._no_answer(what)
 
@@ -543,7 +560,7 @@ class SerialLink:
 
     def _check_idle_reset(self) -> None:
         """Before a command: a pending 0xff means the camera reset after idling."""
-        self._read(block=False)
+        self._raw += self._read(block=False)
         if not self._raw:
             return
         pending = bytes(self._raw)
