@@ -71,7 +71,7 @@ def sim() -> Iterator[WifiSimulator]:
         yield simulator
 
 
-@pytest.fixture(params=["e-m1-iii", "tg-5", "e-m10-iv"])
+@pytest.fixture(params=["e-m1-iii", "tg-5", "e-m10-iv", "pen-f"])
 def any_sim(request: pytest.FixtureRequest) -> Iterator[WifiSimulator]:
     with WifiSimulator(request.param) as simulator:
         yield simulator

@@ -286,3 +286,41 @@ def test_power_on_again_keeps_the_card_and_settings(sim):
     assert sim.state.files == files
     assert sim.state.properties["isospeedvalue"] == "800"
     assert sim.state.mode == "play"
+
+
+def test_pen_f_caminfo_is_the_real_108_bytes():
+    with WifiSimulator("pen-f") as sim:
+        reply = raw_get(sim, "/get_caminfo.cgi")
+    assert reply.header("Content-Length") == "108"
+    assert reply.body == (
+        b'<?xml version="1.0"?>\r\n<caminfo>\r\n<model>PEN-F</model>\r\n'
+        b"<MISOAExpComp>available</MISOAExpComp>\r\n</caminfo>\r\n"
+    )
+
+
+def test_pen_f_commandlist_declares_shift_jis():
+    import xml.etree.ElementTree as PlainElementTree
+
+    with WifiSimulator("pen-f") as sim:
+        body = get(sim, "/get_commandlist.cgi").content
+    assert body.startswith(b'<?xml version="1.0" encoding="Shift-JIS"?>')
+    with pytest.raises(ValueError, match="multi-byte encodings"):
+        PlainElementTree.fromstring(body)
+    assert PlainElementTree.fromstring(body.decode("shift_jis")).findtext("version") == "2.60"
+
+
+@pytest.mark.parametrize("model", ["e-m1-iii", "tg-5", "e-m10-iv", "pen-f"])
+def test_every_listed_property_is_modelled(model):
+    from camera2mqtt.sim.wifi.models import MODELS
+
+    profile = MODELS[model]
+    commands = profile.commandlist.commands
+    described = set(commands["get_camprop"].values_of("com", "desc", "propname")) - {"desclist"}
+    readable = set(commands["get_camprop"].values_of("com", "get", "propname"))
+    settable = set(commands["set_camprop"].values_of("com", "set", "propname"))
+    for name in described | readable | settable:
+        assert profile.property_spec(name) is not None, name
+    for name in settable:
+        assert profile.property_spec(name).writable, name
+    for spec in profile.properties:
+        assert spec.enum is None or spec.value in spec.enum, spec.name

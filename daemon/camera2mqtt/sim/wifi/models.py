@@ -85,6 +85,13 @@ class ModelProfile:
         return next((spec for spec in self.properties if spec.name == name), None)
 
 
+def _caminfo(*children: str) -> bytes:
+    # CRLF line ends: the real PEN-F reply (hotchpotch/olympus-camera README) is 108 bytes,
+    # which its text only adds up to with CRLF after every line.
+    lines = ['<?xml version="1.0"?>', "<caminfo>", *children, "</caminfo>"]
+    return "".join(f"{line}\r\n" for line in lines).encode("ascii")
+
+
 def _enum(text: str) -> tuple[str, ...]:
     return tuple(text.split())
 
@@ -119,7 +126,7 @@ E_M1_III = ModelProfile(
     key="e-m1-iii",
     model="E-M1MarkIII",
     commandlist_file="e-m1-iii.xml",
-    caminfo=b'<?xml version="1.0"?>\n<caminfo>\n<model>E-M1MarkIII</model>\n</caminfo>\n',
+    caminfo=_caminfo("<model>E-M1MarkIII</model>"),
     properties=(
         PropertySpec("touchactiveframe", "get", "0064-0048_0192x0144"),
         PropertySpec("takemode", "getset", "P", _enum("P A S M B movie")),
@@ -158,7 +165,7 @@ TG_5 = ModelProfile(
     key="tg-5",
     model="TG-5",
     commandlist_file="tg-5.xml",
-    caminfo=b'<?xml version="1.0"?>\n<caminfo>\n<model>TG-5</model>\n</caminfo>\n',
+    caminfo=_caminfo("<model>TG-5</model>"),
     properties=(
         PropertySpec("touchactiveframe", "get", "0064-0048_0192x0144"),
         PropertySpec("takemode", "getset", "iAuto", _enum("iAuto P A SCN ART movie")),
@@ -186,12 +193,10 @@ E_M10_IV = ModelProfile(
     key="e-m10-iv",
     model="E-M10MarkIV",
     commandlist_file="e-m10-iv.xml",
-    caminfo=(
-        b'<?xml version="1.0"?>\n<caminfo>\n'
-        b"<wifiinfo><ssid>E-M10MKIV-P-SIM</ssid></wifiinfo>\n"
-        b"<wifiinfo><channel>6</channel></wifiinfo>\n"
-        b"<model>E-M10MarkIV</model>\n"
-        b"</caminfo>\n"
+    caminfo=_caminfo(
+        "<wifiinfo><ssid>E-M10MKIV-P-SIM</ssid></wifiinfo>",
+        "<wifiinfo><channel>6</channel></wifiinfo>",
+        "<model>E-M10MarkIV</model>",
     ),
     properties=(
         PropertySpec("touchactiveframe", "get", "0064-0048_0192x0144"),
@@ -211,7 +216,38 @@ E_M10_IV = ModelProfile(
     image_size=(1600, 1200),
 )
 
-MODELS: dict[str, ModelProfile] = {profile.key: profile for profile in (E_M1_III, TG_5, E_M10_IV)}
+# Real get_caminfo reply of a PEN-F (hotchpotch/olympus-camera README: Content-Length 108).
+# Its command list declares encoding="Shift-JIS", which trips ElementTree given bytes.
+PEN_F = ModelProfile(
+    key="pen-f",
+    model="PEN-F",
+    commandlist_file="pen-f.xml",
+    caminfo=_caminfo("<model>PEN-F</model>", "<MISOAExpComp>available</MISOAExpComp>"),
+    properties=(
+        PropertySpec("touchactiveframe", "get", "0064-0048_0192x0144"),
+        PropertySpec("takemode", "getset", "P", _enum("iAuto P A S M ART movie")),
+        PropertySpec(
+            "drivemode",
+            "getset",
+            "normal",
+            _enum("normal continuous-H continuous-L selftimer customselftimer"),
+        ),
+        PropertySpec("focalvalue", "getset", "5.6", _APERTURES),
+        PropertySpec("expcomp", "getset", "0.0", _EXPCOMP_5),
+        PropertySpec("shutspeedvalue", "getset", "250", _SHUTTER_SPEEDS),
+        PropertySpec("isospeedvalue", "getset", "Auto", _ISO),
+        PropertySpec("wbvalue", "getset", "0", _WB),
+        PropertySpec(
+            "lowvibtime", "get", "0", _enum("0 125 250 500 1000 2000 4000 8000 15000 30000 -1")
+        ),
+        PropertySpec("cameradrivemode", "get", "normal", _CAMERADRIVEMODE),
+    ),
+    image_size=(1600, 1200),
+)
+
+MODELS: dict[str, ModelProfile] = {
+    profile.key: profile for profile in (E_M1_III, TG_5, E_M10_IV, PEN_F)
+}
 
 
 def model_profile(key: str) -> ModelProfile:
