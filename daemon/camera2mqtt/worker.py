@@ -110,7 +110,6 @@ class _State:
 
 
 _WAKE = object()
-_REPUBLISH = object()
 
 
 class CameraWorker:
@@ -141,6 +140,7 @@ class CameraWorker:
         self._last_thumbnail: bytes | None = None
         self._published_state: str | None = None
         self._sync_due = False
+        self._republish_due = False
         self._wall_clock = schedule.Scheduler()
         for when in config.schedule.sync_at:
             self._wall_clock.every().day.at(when).do(self._request_sync)
@@ -177,8 +177,9 @@ class CameraWorker:
     def republish(self) -> None:
         """Ask the worker to publish availability, state and last photo again (after a
         reconnect of the bridge or Home Assistant's birth message)."""
-        with contextlib.suppress(queue.Full):
-            self._jobs.put_nowait(_REPUBLISH)
+        self._republish_due = True
+        with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
+            self._jobs.put_nowait(_WAKE)
 
     def request_stop(self) -> None:
         """Abandon the current job (downloads see the cancel event) and end the thread."""
@@ -226,10 +227,11 @@ class CameraWorker:
                 job = None
             if self._stopping.is_set():
                 break
+            if self._republish_due:
+                self._republish_due = False
+                self._republish()
             if isinstance(job, Command):
                 self._run_command(job)
-            elif job is _REPUBLISH:
-                self._republish()
             now = time.monotonic()
             if now >= next_poll:
                 self._poll()
