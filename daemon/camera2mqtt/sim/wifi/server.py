@@ -111,11 +111,17 @@ def _xml_reply(body: bytes, status: int = HTTPStatus.OK) -> Reply:
     return Reply(status, body, "text/xml")
 
 
+def _xml_lines(*lines: str) -> bytes:
+    return "".join(f"{line}\r\n" for line in ('<?xml version="1.0"?>', *lines)).encode("ascii")
+
+
 def _camera_error(code: int) -> Reply:
-    body = (
-        XML_DECLARATION + b"\n<response>\n"
-        b"<errorcode>%d</errorcode>\n<errormsg>WIFI_INTERNAL_ERROR</errormsg>\n"
-        b"<dbgmsg>reserved</dbgmsg>\n</response>\n" % code
+    body = _xml_lines(
+        "<response>",
+        f"<errorcode>{code}</errorcode>",
+        "<errormsg>WIFI_INTERNAL_ERROR</errormsg>",
+        "<dbgmsg>reserved</dbgmsg>",
+        "</response>",
     )
     return Reply(520, body, "text/xml")
 
@@ -540,7 +546,7 @@ def _get_caminfo(sim: WifiSimulator, request: _Request) -> Reply:
 
 
 def _get_connectmode(sim: WifiSimulator, request: _Request) -> Reply:
-    return _xml_reply(XML_DECLARATION + b"\n<connectmode>private</connectmode>\n")
+    return _xml_reply(_xml_lines("<connectmode>private</connectmode>"))
 
 
 def _switch_cammode(sim: WifiSimulator, request: _Request) -> Reply:
@@ -613,7 +619,7 @@ def _get_unusedcapacity(sim: WifiSimulator, request: _Request) -> Reply:
     # No capture was found; the shape follows clients that parse it (a root <unused> holding
     # the free bytes, CRLF after the declaration and after the element).
     free = max(CARD_CAPACITY_BYTES - sim.state.used_bytes(), 0)
-    return _xml_reply(XML_DECLARATION + b"\r\n<unused>%d</unused>\r\n" % free)
+    return _xml_reply(_xml_lines(f"<unused>{free}</unused>"))
 
 
 def _exec_pwoff(sim: WifiSimulator, request: _Request) -> Reply:
