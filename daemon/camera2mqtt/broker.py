@@ -152,6 +152,7 @@ class MosquittoBroker:
     """The real mosquitto broker on a loopback port, for tests, benchmarks and the demo.
 
     ``port=0`` picks a free port once; :meth:`restart` reuses it so clients can reconnect.
+    ``tcp_nodelay`` turns Nagle's algorithm off on client sockets (mosquitto's default: on).
     """
 
     kind = "mosquitto"
@@ -163,10 +164,12 @@ class MosquittoBroker:
         host: str = LOOPBACK,
         binary: str | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
+        tcp_nodelay: bool = False,
     ) -> None:
         self.host = host
         self._port = port or _free_loopback_port()
         self._binary = binary or find_mosquitto()
+        self._tcp_nodelay = tcp_nodelay
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
@@ -201,6 +204,7 @@ class MosquittoBroker:
             f"listener {self._port} {self.host}\n"
             "allow_anonymous true\n"
             "persistence false\n"
+            f"set_tcp_nodelay {'true' if self._tcp_nodelay else 'false'}\n"
             f"log_dest file {log_file}\n"
             "log_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
