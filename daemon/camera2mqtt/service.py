@@ -153,13 +153,23 @@ class Service:
             watchdog = sdnotify.watchdog_interval()
             tick = min(watchdog, STATUS_INTERVAL) if watchdog else STATUS_INTERVAL
             while not stop_requested.wait(tick):
-                sdnotify.notify(watchdog=watchdog is not None, status=self._status_line())
+                # No keep-alive once a thread has died: systemd then restarts the daemon.
+                alive = watchdog is not None and self._healthy()
+                sdnotify.notify(watchdog=alive, status=self._status_line())
             sdnotify.notify(stopping=True, status="Stopping")
         finally:
             self.stop()
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return 0
+
+    def _healthy(self) -> bool:
+        dead = [name for name, worker in self.workers.items() if not worker.alive]
+        if not self._control_thread.is_alive():
+            dead.append("control")
+        if dead:
+            log.error("Threads have died (%s); the watchdog will restart the daemon", dead)
+        return not dead
 
     def _status_line(self) -> str:
         broker = "connected" if self.bridge.connected else "connecting"

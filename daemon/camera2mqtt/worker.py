@@ -188,6 +188,10 @@ class CameraWorker:
         with contextlib.suppress(queue.Full):
             self._jobs.put_nowait(_WAKE)
 
+    @property
+    def alive(self) -> bool:
+        return self._thread.is_alive()
+
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
