@@ -71,9 +71,24 @@ cameras:
         with Image.open(io.BytesIO(thumb.payload)) as image:
             assert max(image.size) <= 160
         discovery = recorder.wait_for(
-            f"{base}-ha/device/{base}_olympus/config", lambda m: b"FAKE" not in m.payload
+            f"{base}-ha/device/{base}_olympus/config", lambda m: b"select_resolution" in m.payload
         )
-        assert json.loads(discovery.payload)["components"]["shoot"]["platform"] == "button"
+        components = json.loads(discovery.payload)["components"]
+        assert components["shoot"]["platform"] == "button"
+        assert components["select_resolution"]["options"]
+        mark = recorder.mark()
+        option = components["select_resolution"]["options"][-1]
+        command = components["select_resolution"]["command_template"].replace("{{ value }}", option)
+        recorder.publish(f"{base}/olympus/set", command)
+        reply = json.loads(
+            recorder.wait_for(f"{base}/olympus/response", after=mark, timeout=WAIT).payload
+        )
+        assert reply["status"] == "ok", reply
+        recorder.wait_for(
+            f"{base}/olympus/state",
+            lambda m: json.loads(m.payload)["properties"].get("resolution") == option,
+            after=mark,
+        )
     finally:
         service.stop()
         recorder.close()
