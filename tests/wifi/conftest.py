@@ -9,7 +9,6 @@ import pytest
 from camera2mqtt.cameras.wifi import WifiCamera
 from camera2mqtt.sim.wifi.server import WifiSimulator
 
-MODELS = ("e-m1-iii", "tg-5", "e-m10-iv")
 TIMEOUT = 10.0  # generous: the machine is shared with other test runs
 
 
@@ -19,7 +18,7 @@ def model() -> str:
 
 
 @pytest.fixture
-def sim(model: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WifiSimulator]:
+def sim(model: str) -> Iterator[WifiSimulator]:
     with WifiSimulator(model) as simulator:
         yield simulator
 
