@@ -60,8 +60,10 @@ SEQUENCE_WINDOW = 2048
 """How far back (in packets) duplicates are recognised; older packets count as late."""
 SSRC_SWITCH_PACKETS = 64
 """Packets in a row from another source after which the receiver follows the new stream."""
-STOP_CHECK_PACKETS = 256
-"""While datagrams flow, the receive loop looks at the stop flag after this many."""
+MAX_FRAME_PACKETS = 4096
+"""A frame with more packets than this (about 5.6 MB) is given up, so memory stays bounded."""
+MAX_FAST_RUN = 1024
+"""In-order packets the fast path takes in a row before the full checks run again."""
 FRAME_QUEUE = 16
 """Frames kept for a slow :meth:`LiveView.frames` reader before the oldest are skipped."""
 
@@ -204,31 +206,31 @@ class FrameAssembler:
         deliver: Callable[[Frame], object],
         *,
         stop: threading.Event | None = None,
-        limit: int | None = None,
     ) -> None:
-        """Take datagrams from ``next_datagram()`` until it raises StopIteration, ``stop`` is
-        set, or ``limit`` datagrams were taken; hand each completed frame to ``deliver``.
+        """Take datagrams from ``next_datagram()`` until it raises StopIteration or ``stop``
+        is set; hand each completed frame to ``deliver``.
 
         ``next_datagram`` may raise TimeoutError when nothing arrives (a socket's ``recv``
-        does): the counters are then brought up to date and ``stop`` is looked at. While
-        datagrams flow, ``stop`` is looked at every :data:`STOP_CHECK_PACKETS` of them.
+        does): the counters are then brought up to date. ``stop`` is looked at then, and
+        after every datagram that is not a plain in-order middle packet (so at least once a
+        frame, and after every delivered frame).
         """
-        # Fast path, most packets of a frame: a plain middle packet (first byte 0x80: V=2,
-        # no padding, extension or CSRCs; no marker) that is the next in sequence for the
-        # frame being assembled. Such a packet cannot be a duplicate, a gap or a frame end,
-        # so it only needs storing; the bookkeeping waits in locals for the next slow packet.
+        # Fast path, most packets of a frame: a plain packet (first byte 0x80: V=2, no
+        # padding, extension or CSRCs) that is the next in sequence for the frame being
+        # assembled. It cannot be a duplicate or a gap, so a middle packet only needs
+        # storing, with its bookkeeping kept in locals until the next slow packet; a last
+        # packet (M=1) goes straight to the frame-end checks.
         unpack = _HEADER.unpack_from
         header_size = _HEADER_SIZE
         plain = _PLAIN
+        run_limit = MAX_FAST_RUN
         fast = 0
         expected_sequence = self._next_sequence
         timestamp_now = self._current_timestamp
         source = self._ssrc
         parts = self._current_parts
-        remaining = -1 if limit is None else limit
-        check = STOP_CHECK_PACKETS
         try:
-            while remaining:
+            while True:
                 try:
                     datagram = next_datagram()
                 except TimeoutError:
@@ -240,34 +242,40 @@ class FrameAssembler:
                     continue
                 except StopIteration:
                     return
-                remaining -= 1
-                check -= 1
-                if not check:
-                    check = STOP_CHECK_PACKETS
-                    if stop is not None and stop.is_set():
-                        return
                 if len(datagram) > header_size and datagram[0] == plain:
                     _, second, sequence, timestamp, ssrc = unpack(datagram)
                     if (
                         sequence == expected_sequence
                         and timestamp == timestamp_now
                         and ssrc == source
-                        and second < 0x80
+                        and fast < run_limit
                     ):
                         expected_sequence = (sequence + 1) & 0xFFFF
                         parts[sequence] = datagram[header_size:]
                         fast += 1
-                        continue
-                if fast:
-                    self._absorb(fast, expected_sequence)
-                    fast = 0
-                frame = self._push_slow(datagram)
+                        if second < 0x80:
+                            continue
+                        self._absorb(fast, expected_sequence)
+                        fast = 0
+                        frame = self._end_current(sequence)
+                    else:
+                        if fast:
+                            self._absorb(fast, expected_sequence)
+                            fast = 0
+                        frame = self._push_slow(datagram)
+                else:
+                    if fast:
+                        self._absorb(fast, expected_sequence)
+                        fast = 0
+                    frame = self._push_slow(datagram)
                 expected_sequence = self._next_sequence
                 timestamp_now = self._current_timestamp
                 source = self._ssrc
                 parts = self._current_parts
                 if frame is not None:
                     deliver(frame)
+                if stop is not None and stop.is_set():
+                    return
         finally:
             if fast:
                 self._absorb(fast, expected_sequence)
@@ -278,6 +286,19 @@ class FrameAssembler:
         self._unique += count
         self._highest += count
         self._next_sequence = next_sequence
+
+    def _end_current(self, sequence: int) -> Frame | None:
+        """The fast path's frame end: the current frame's last packet came in order."""
+        frame = self._pending[self._current_timestamp]
+        if frame.last is not None:
+            frame.damaged = True
+        frame.last = sequence
+        if frame.first is None:
+            return None
+        expected = (sequence - frame.first) % SEQUENCE_MODULO + 1
+        if len(frame.parts) >= expected or frame.damaged:
+            return self._complete(frame, expected)
+        return None
 
     def _push_slow(self, datagram: bytes) -> Frame | None:
         self.datagrams += 1
@@ -309,6 +330,9 @@ class FrameAssembler:
                 frame.damaged = True
             frame.last = sequence
         frame.parts[sequence] = payload
+        if len(frame.parts) > MAX_FRAME_PACKETS:
+            self._give_up(timestamp)  # no marker for too long: never keep growing
+            return None
         if frame.first is not None and frame.last is not None:
             expected = (frame.last - frame.first) % SEQUENCE_MODULO + 1
             if len(frame.parts) >= expected or frame.damaged:
@@ -455,19 +479,14 @@ def pump(
     assembler: FrameAssembler,
     deliver: Callable[[Frame], object],
     stop: threading.Event,
-    *,
-    limit: int | None = None,
 ) -> None:
     """Receive datagrams from ``sock`` into ``assembler`` until ``stop`` is set.
 
-    ``sock`` must have a timeout (it bounds how long a stop takes to be noticed while
-    nothing arrives). Returns when the socket is closed under it after ``stop`` was set, or
-    after ``limit`` datagrams if given.
+    ``sock`` must have a timeout: it bounds how long a stop takes to be noticed while no
+    frame arrives. Returns as well when the socket is closed under it after ``stop`` was set.
     """
     try:
-        assembler.consume(
-            functools.partial(sock.recv, MAX_DATAGRAM), deliver, stop=stop, limit=limit
-        )
+        assembler.consume(functools.partial(sock.recv, MAX_DATAGRAM), deliver, stop=stop)
     except OSError:
         if not stop.is_set():
             raise
