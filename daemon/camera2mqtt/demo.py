@@ -240,6 +240,7 @@ def instructions(info: DemoInfo, *, mosquitto_clients: bool, python: str = sys.e
     """What to type to watch the bus and take a picture, for the running demo."""
     host, port, base = info.mqtt_host, info.mqtt_port, info.base_topic
     command = '{"action":"shoot","transaction":"1"}'
+    shell_quoted = command.replace('"', '\\"')  # inside a double-quoted shell word
     lines = [
         "camera2mqtt demo is running.",
         f"  MQTT broker:    {host}:{port} ({info.broker})",
@@ -264,7 +265,7 @@ def instructions(info: DemoInfo, *, mosquitto_clients: bool, python: str = sys.e
         f'  {python} -c "import paho.mqtt.subscribe as s; s.callback(lambda c, u, m: '
         f"print(m.topic, m.payload[:120]), '{base}/#', hostname='{host}', port={port})\"",
         f"  {python} -c \"import paho.mqtt.publish as p; p.single('{base}/{WIFI_CAMERA}/set', "
-        f"'{command}', hostname='{host}', port={port})\"",
+        f"'{shell_quoted}', hostname='{host}', port={port})\"",
         "",
         f"The serial camera answers the same commands on {base}/{SERIAL_CAMERA}/set.",
         "Press Ctrl-C to stop; the demo removes everything it started.",
