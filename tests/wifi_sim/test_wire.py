@@ -324,3 +324,31 @@ def test_every_listed_property_is_modelled(model):
         assert profile.property_spec(name).writable, name
     for spec in profile.properties:
         assert spec.enum is None or spec.value in spec.enum, spec.name
+
+
+def test_dcf_subfolders_of_the_images_dir_are_card_folders(tmp_path):
+    (tmp_path / "P1010001.JPG").write_bytes(make_jpeg(64, 48, "one"))
+    (tmp_path / "101OLYMP").mkdir()
+    (tmp_path / "101OLYMP" / "P1020002.JPG").write_bytes(make_jpeg(64, 48, "two"))
+    (tmp_path / "holiday").mkdir()  # not a DCF name: ignored
+    (tmp_path / "holiday" / "P1030003.JPG").write_bytes(make_jpeg(64, 48, "three"))
+    with WifiSimulator("e-m1-iii", images_dir=tmp_path) as sim:
+        root = get(sim, "/get_imglist.cgi?DIR=/DCIM").text.split("\r\n")
+        assert [line.split(",")[:4] for line in root[1:-1]] == [
+            ["/DCIM", "100OLYMP", "0", "16"],
+            ["/DCIM", "101OLYMP", "0", "16"],
+        ]
+        listing = get(sim, "/get_imglist.cgi?DIR=%2FDCIM%2F101OLYMP").text
+        assert "/DCIM/101OLYMP,P1020002.JPG," in listing
+        requests.get(sim.url + "/switch_cammode.cgi?mode=shutter", timeout=HTTP_TIMEOUT)
+        requests.get(sim.url + "/exec_shutter.cgi?com=1st2ndpush", timeout=HTTP_TIMEOUT)
+        (new,) = set(sim.state.files) - {
+            "/DCIM/100OLYMP/P1010001.JPG",
+            "/DCIM/101OLYMP/P1020002.JPG",
+        }
+        assert new.startswith("/DCIM/101OLYMP/") and new.endswith("0003.JPG")
+    assert sorted(p.name for p in tmp_path.rglob("*") if p.is_file()) == [
+        "P1010001.JPG",
+        "P1020002.JPG",
+        "P1030003.JPG",
+    ]

@@ -56,6 +56,7 @@ THUMBNAIL_SIZE = (160, 120)
 RECVIEW_SIZE = 640
 POLL_INTERVAL_S = 0.05
 MAX_POST_BODY = 64 * 1024
+REQUEST_TIMEOUT_S = 60.0
 CARD_CAPACITY_BYTES = 32 * 1000**3  # a "32 GB" card
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
@@ -156,6 +157,7 @@ def _is_jpeg(path: Path) -> bool:
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    timeout = REQUEST_TIMEOUT_S  # a client that connects and sends nothing is dropped
     server: _WireServer
 
     def setup(self) -> None:

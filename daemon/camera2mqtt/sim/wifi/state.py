@@ -40,6 +40,8 @@ DEFAULT_LVQTY = "0640x0480"
 _MONTH_LETTERS = "123456789ABC"
 _OLYMPUS_NAME = re.compile(r"^P[1-9A-C]\d{2}(\d{4})\.[A-Z0-9]{3}$", re.IGNORECASE)
 _COUNTER_LIMIT = 9999
+# DCF folder names: a number 100-999 and five characters, e.g. 101OLYMP.
+_DCF_FOLDER = re.compile(r"^[1-9]\d{2}[A-Z0-9_]{5}$")
 _FAT_EPOCH_YEAR = 1980
 
 
@@ -225,15 +227,16 @@ class DeviceState:
             self._half_pressed = pressed
 
     def shoot(self) -> CardFile:
-        """Take a picture: a new real JPEG on the card under the next Olympus name."""
+        """Take a picture: a new real JPEG in the newest folder, under the next Olympus name."""
         with self._lock:
             taken = self.clock.now()
+            folder = max((card.folder for card in self._files.values()), default=DEFAULT_FOLDER)
             counter = self._next_counter()
             name = olympus_name(taken, counter)
-            while f"{DEFAULT_FOLDER}/{name}" in self._files:
+            while f"{folder}/{name}" in self._files:
                 counter = counter % _COUNTER_LIMIT + 1
                 name = olympus_name(taken, counter)
-            return self._store_new(name, taken, seed=counter)
+            return self._store_new(folder, name, taken, seed=counter)
 
     def _next_counter(self) -> int:
         counters = [
@@ -243,14 +246,16 @@ class DeviceState:
         ]
         return max(counters, default=0) % _COUNTER_LIMIT + 1
 
-    def _store_new(self, name: str, taken: datetime, *, seed: int) -> CardFile:
+    def _store_new(self, folder: str, name: str, taken: datetime, *, seed: int) -> CardFile:
         width, height = self.profile.image_size
         data = make_jpeg(
             width, height, f"{self.profile.model} {name} {taken:%Y-%m-%d %H:%M:%S}", seed=seed
         )
-        local = self._work_dir / name
+        local_folder = self._work_dir / folder.rsplit("/", 1)[1]
+        local_folder.mkdir(exist_ok=True)
+        local = local_folder / name
         local.write_bytes(data)
-        card = CardFile(path=f"{DEFAULT_FOLDER}/{name}", local=local, size=len(data), taken=taken)
+        card = CardFile(path=f"{folder}/{name}", local=local, size=len(data), taken=taken)
         self._files[card.path] = card
         return card
 
@@ -293,26 +298,35 @@ class DeviceState:
             card = self._files.pop(path, None)
         if card is None:
             return False
-        if card.local.parent == self._work_dir:
+        if card.local.is_relative_to(self._work_dir):
             card.local.unlink(missing_ok=True)
         return True
 
     def _load_images(self, images_dir: Path) -> None:
-        for local in sorted(_card_candidates(images_dir)):
-            stat = local.stat()
-            path = f"{DEFAULT_FOLDER}/{local.name}"
-            self._files[path] = CardFile(
-                path=path,
-                local=local,
-                size=stat.st_size,
-                taken=datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0),
-            )
+        """Top-level files go to 100OLYMP; DCF-named subfolders (101OLYMP...) become folders."""
+        folders = [(images_dir, DEFAULT_FOLDER)] + [
+            (sub, f"{DCIM}/{sub.name}")
+            for sub in sorted(images_dir.iterdir())
+            if sub.is_dir() and _DCF_FOLDER.match(sub.name)
+        ]
+        for source, folder in folders:
+            for local in sorted(_card_candidates(source)):
+                self._add_existing(local, f"{folder}/{local.name}")
+
+    def _add_existing(self, local: Path, path: str) -> None:
+        stat = local.stat()
+        self._files[path] = CardFile(
+            path=path,
+            local=local,
+            size=stat.st_size,
+            taken=datetime.fromtimestamp(stat.st_mtime).replace(microsecond=0),
+        )
 
     def _generate_images(self, count: int) -> None:
         now = self.clock.now()
         for index in range(count):
             taken = now - timedelta(hours=count - index, seconds=7 * index)
-            self._store_new(olympus_name(taken, index + 1), taken, seed=index + 1)
+            self._store_new(DEFAULT_FOLDER, olympus_name(taken, index + 1), taken, seed=index + 1)
 
 
 def _card_candidates(images_dir: Path) -> Iterable[Path]:
