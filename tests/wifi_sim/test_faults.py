@@ -83,3 +83,45 @@ def test_reset_clears_every_fault(sim):
         sim.faults.fail_503,
         sim.faults.delay_s,
     ) == (None, None, 0, 0.0)
+
+
+def test_stop_does_not_wait_for_a_throttled_download():
+    import threading
+
+    from camera2mqtt.sim.wifi import WifiSimulator
+
+    sim = WifiSimulator("e-m1-iii").start()
+    path = next(iter(sim.state.files))
+    sim.faults.throttle_bytes_per_s = 1000  # the whole file would take many minutes
+    outcome: list[object] = []
+
+    def download() -> None:
+        try:
+            outcome.append(get(sim, path, timeout=60).content)
+        except requests.exceptions.RequestException as error:
+            outcome.append(error)
+
+    worker = threading.Thread(target=download)
+    worker.start()
+    while not sim.requests:
+        time.sleep(0.01)
+    sim.stop()
+    worker.join(timeout=60)
+    assert not worker.is_alive()  # stop() cut the slow reply instead of finishing it
+    assert isinstance(outcome[0], requests.exceptions.RequestException) or len(outcome[0]) < (
+        sim.state.card_file(path).size
+    )
+
+
+def test_concurrent_clients_see_a_consistent_card(sim):
+    from concurrent.futures import ThreadPoolExecutor
+
+    paths = list(sim.state.files)
+    sizes = {p: sim.state.card_file(p).size for p in paths}
+
+    def download(path: str) -> int:
+        return len(get(sim, path).content)
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(download, paths * 4))
+    assert results == [sizes[p] for p in paths * 4]
