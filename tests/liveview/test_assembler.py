@@ -198,3 +198,30 @@ def test_a_restarted_stream_may_reuse_frame_counters() -> None:
     frames = [f.timestamp for f in feed(assembler, restarted)]
     assert frames == list(range(frames[0], 40))
     assert frames[0] < 12  # the switch happens after 64 packets, within the first frames
+
+
+@pytest.mark.parametrize("lost", ["first", "last"])
+def test_a_lost_first_or_last_packet_drops_only_its_frame(lost: str) -> None:
+    one = frame_packets(0, 0)
+    two = frame_packets(1, len(one))
+    three = frame_packets(2, len(one) + len(two))
+    two = two[1:] if lost == "first" else two[:-1]
+    assembler = FrameAssembler()
+    frames = feed(assembler, one + two + three)
+    assert [f.timestamp for f in frames] == [0, 2]
+    assert assembler.frames_dropped == 1
+    assert assembler.packets_lost == 1
+
+
+def test_a_frame_that_never_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) -> None:
+    from camera2mqtt.cameras.wifi import liveview
+
+    monkeypatch.setattr(liveview, "MAX_FRAME_PACKETS", 50)
+    start = build_packet(sequence=0, timestamp=1, ssrc=SSRC, payload=b"\xff\xd8", extension=b"")
+    endless = [
+        build_packet(sequence=i, timestamp=1, ssrc=SSRC, payload=b"x") for i in range(1, 500)
+    ]
+    assembler = FrameAssembler()
+    assert feed(assembler, [start, *endless]) == []
+    assert assembler.frames_dropped == 1
+    assert all(len(frame.parts) <= 60 for frame in assembler._pending.values())

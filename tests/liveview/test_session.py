@@ -178,3 +178,21 @@ def test_faulty_stream_yields_only_sent_frames_and_exact_counters(first_sequence
     # The faults really happened, so the test proves something.
     assert counters.packets_lost > 0 and counters.reordered > 0 and counters.malformed > 0
     assert counters.frames_dropped > 0 and counters.frames_invalid > 0
+
+
+def test_stop_is_quick_even_if_the_camera_keeps_streaming() -> None:
+    streamer = RtpStreamer(fps=60)
+
+    class Deaf(StreamerControl):
+        def stop_liveview(self) -> None:
+            self.calls.append(("stop",))  # the camera ignores the request
+
+    live = open_liveview(Deaf(streamer)).start()
+    try:
+        live.snapshot()
+        started = time.monotonic()
+        live.stop()
+        assert time.monotonic() - started < 5
+        assert live._thread is None
+    finally:
+        streamer.stop()

@@ -62,8 +62,6 @@ SSRC_SWITCH_PACKETS = 64
 """Packets in a row from another source after which the receiver follows the new stream."""
 MAX_FRAME_PACKETS = 4096
 """A frame with more packets than this (about 5.6 MB) is given up, so memory stays bounded."""
-MAX_FAST_RUN = 1024
-"""In-order packets the fast path takes in a row before the full checks run again."""
 FRAME_QUEUE = 16
 """Frames kept for a slow :meth:`LiveView.frames` reader before the oldest are skipped."""
 
@@ -223,12 +221,12 @@ class FrameAssembler:
         unpack = _HEADER.unpack_from
         header_size = _HEADER_SIZE
         plain = _PLAIN
-        run_limit = MAX_FAST_RUN
         fast = 0
         expected_sequence = self._next_sequence
         timestamp_now = self._current_timestamp
         source = self._ssrc
         parts = self._current_parts
+        room = MAX_FRAME_PACKETS - len(parts)
         try:
             while True:
                 try:
@@ -248,7 +246,7 @@ class FrameAssembler:
                         sequence == expected_sequence
                         and timestamp == timestamp_now
                         and ssrc == source
-                        and fast < run_limit
+                        and fast < room
                     ):
                         expected_sequence = (sequence + 1) & 0xFFFF
                         parts[sequence] = datagram[header_size:]
@@ -272,6 +270,7 @@ class FrameAssembler:
                 timestamp_now = self._current_timestamp
                 source = self._ssrc
                 parts = self._current_parts
+                room = MAX_FRAME_PACKETS - len(parts)
                 if frame is not None:
                     deliver(frame)
                 if stop is not None and stop.is_set():
