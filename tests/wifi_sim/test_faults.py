@@ -103,8 +103,10 @@ def test_stop_does_not_wait_for_a_throttled_download():
 
     worker = threading.Thread(target=download)
     worker.start()
-    while not sim.requests:
+    deadline = time.monotonic() + 30
+    while not sim.requests and time.monotonic() < deadline:
         time.sleep(0.01)
+    assert sim.requests, "the download never reached the simulator"
     sim.stop()
     worker.join(timeout=60)
     assert not worker.is_alive()  # stop() cut the slow reply instead of finishing it
