@@ -133,3 +133,13 @@ def test_speed_above_the_model_cap_fails_cleanly(tmp_path: Path) -> None:
         result = photopc(sim, "count")  # asks for 115200, the C-420L stops at 57600
         assert result.returncode != 0
         assert sim.state.speed == 19200
+
+
+def test_erase_on_the_c2020z(sim: SerialSimulator) -> None:
+    first, _, third = sim.state.frames
+    result = photopc(sim, "erase", "2")
+    # the C-2020Z ends the session after an erase (seed 002): photopc's goodbye goes
+    # unanswered, which it reports, but the frame is gone and the next run is fine
+    assert result.returncode == 0, result.stderr
+    assert sim.state.frames == [first, third]
+    assert ok(photopc(sim, "count")).strip().splitlines()[-1] == "2"

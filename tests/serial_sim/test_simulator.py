@@ -37,6 +37,15 @@ def select_frame(host: Host, number: int) -> None:
     host.expect_control(Control.ACK)
 
 
+def erase(host: Host, action: int) -> None:
+    """Run an erase action; the C-2020Z then ends the session (seed 002), so init again."""
+    host.write(encode_action(action))
+    host.expect_control(Control.ACK)
+    host.expect_control(Control.ENQ)
+    host.expect_control(Control.END)
+    host.init()
+
+
 def test_init_and_speed_change_are_recorded(sim: SerialSimulator, host: Host) -> None:
     assert not sim.in_session
     host.init(speed_code=5)
@@ -180,20 +189,24 @@ def test_erase_one_and_all(sim: SerialSimulator, host: Host) -> None:
     host.init()
     second = sim.state.frames[1]
     select_frame(host, 1)
-    host.write(encode_action(7))
-    host.expect_control(Control.ACK)
-    host.expect_control(Control.ENQ)
+    erase(host, 7)
     assert host.get_int(10) == 2
     assert sim.state.frames[0] == second
-    host.write(encode_action(0))  # erase last
-    host.expect_control(Control.ACK)
-    host.expect_control(Control.ENQ)
+    erase(host, 0)  # the last one
     assert host.get_int(10) == 1
-    host.write(encode_action(1))
-    host.expect_control(Control.ACK)
-    host.expect_control(Control.ENQ)
+    erase(host, 1)
     assert host.get_int(10) == 0
     assert sim.state.frames == []
+
+
+def test_erase_without_session_end_quirk() -> None:
+    with SerialSimulator("c-420l", idle_reset_s=None) as sim, Host(sim.slave_path) as host:
+        host.init(speed_code=4)
+        host.write(encode_action(0))
+        host.expect_control(Control.ACK)
+        host.expect_control(Control.ENQ)
+        assert host.get_int(10) == 2
+        assert sim.in_session
 
 
 def test_protected_frame_survives_erase_all(sim: SerialSimulator, host: Host) -> None:
@@ -203,9 +216,7 @@ def test_protected_frame_survives_erase_all(sim: SerialSimulator, host: Host) ->
     host.expect_control(Control.ACK)
     host.expect_control(Control.ENQ)
     assert host.get_int(39) == 1
-    host.write(encode_action(1))
-    host.expect_control(Control.ACK)
-    host.expect_control(Control.ENQ)
+    erase(host, 1)
     assert host.get_int(10) == 1
 
 
@@ -373,9 +384,7 @@ def test_erase_never_touches_the_images_folder(tmp_path: Path) -> None:
     with SerialSimulator(images_dir=tmp_path, idle_reset_s=None) as sim:
         with Host(sim.slave_path) as host:
             host.init()
-            host.write(encode_action(1))
-            host.expect_control(Control.ACK)
-            host.expect_control(Control.ENQ)
+            erase(host, 1)
         assert sim.state.frames == []
     assert (tmp_path / "a.jpg").exists()
 

@@ -34,6 +34,7 @@ class ModelProfile:
     unsupported: frozenset[int] = frozenset()  # registers answered with the reject byte
     empty: frozenset[int] = frozenset()  # vdata registers answered with zero bytes
     reject_byte: int = 0x11  # DC1; some Epson models send CAN (0x18)
+    erase_ends_session: bool = False  # after an erase's ENQ the camera sends 0xff (seed 002)
     int_overrides: Mapping[int, int] = field(default_factory=lambda: MappingProxyType({}))
     thumbnail_side: int = 160
     preview_size: tuple[int, int] = (320, 240)
@@ -55,6 +56,7 @@ MODELS: Mapping[str, ModelProfile] = MappingProxyType(
                 capacity=60,
                 idle_reset_s=10.0,
                 folders=("DCIM", "100OLYMP"),
+                erase_ends_session=True,
             ),
             ModelProfile(
                 key="c-420l",

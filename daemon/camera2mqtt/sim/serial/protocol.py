@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 PARTIAL_PACKET_TIMEOUT_S = 1.0  # a half packet from the host older than this is dropped
 MAX_RESENDS = 10  # NAKs for one packet before the camera gives the transfer up
 PREVIEW_S = 0.05  # action 5 takes this long
+ERASE_ACTIONS = frozenset({0, 1, 7})
 FOLDER_NAME_WIDTH = 11  # folder names come back padded with blanks
 BYTES_PER_FRAME_ON_CARD = 400_000  # register 28 "memory left" = frames left * this
 
@@ -83,7 +84,7 @@ class CameraProtocol:
         self,
         state: DeviceState,
         faults: SerialFaults,
-        send: Callable[[bytes], None],
+        send: Callable[[bytes, int], None],
         *,
         idle_reset_s: float | None,
         clock: Callable[[], float],
@@ -205,12 +206,13 @@ class CameraProtocol:
 
     # -- output ---------------------------------------------------------------------------------
 
-    def _send(self, data: bytes) -> None:
+    def _send(self, data: bytes, speed: int | None = None) -> None:
+        """Put ``data`` on the line at ``speed`` (default: the current speed)."""
         self._last_activity = self._clock()
-        self._send_raw(self.faults.mangle(data))
+        self._send_raw(self.faults.mangle(data), speed or self.state.speed)
         self._last_activity = self._clock()
 
-    def _reply(self, reply: bytes | list[bytes]) -> None:
+    def _reply(self, reply: bytes | list[bytes], speed: int | None = None) -> None:
         """Answer a command, honouring the missing-reply and delay faults."""
         if self.faults.take_missing_reply():
             log.info("fault: reply left out")
@@ -224,15 +226,15 @@ class CameraProtocol:
             def later() -> None:
                 if generation == self._reply_generation:
                     self._pending_reply = False
-                    self._start_reply(reply)
+                    self._start_reply(reply, speed)
 
             self._schedule(delay, later)
         else:
-            self._start_reply(reply)
+            self._start_reply(reply, speed)
 
-    def _start_reply(self, reply: bytes | list[bytes]) -> None:
+    def _start_reply(self, reply: bytes | list[bytes], speed: int | None = None) -> None:
         if isinstance(reply, bytes):
-            self._send(reply)
+            self._send(reply, speed)
             return
         self._transfer = [
             encode_data(piece, seq, last=seq == len(reply) - 1) for seq, piece in enumerate(reply)
@@ -266,10 +268,15 @@ class CameraProtocol:
     def _idle_reset(self) -> None:
         log.info("idle for %.1f s: sending 0xff, back to %d baud", self._idle_reset_s, BASE_SPEED)
         self.idle_resets += 1
+        self._end_session()
+
+    def _end_session(self) -> None:
+        """The camera ends the session on its own: 0xff, then 19200 and no session."""
         self._end_transfer()
-        self._send(bytes((Control.END,)))
+        speed = self.state.speed
         self.in_session = False
         self.state.new_session()
+        self._send(bytes((Control.END,)), speed)
 
     # -- commands -------------------------------------------------------------------------------
 
@@ -345,9 +352,11 @@ class CameraProtocol:
         if speed is None or speed > self.state.profile.max_speed:
             log.info("refusing speed code %d (limit %d baud)", code, self.state.profile.max_speed)
             return self._reject
-        self._reply(self._ack())
-        self.state.speed = speed
+        # the ACK still goes out at the old speed; the state changes first so that a host
+        # that has seen the ACK also sees the new speed
+        old_speed, self.state.speed = self.state.speed, speed
         log.info("line speed now %d baud", speed)
+        self._reply(self._ack(), old_speed)
         return _NO_ANSWER
 
     def _get_int(self, command: Command) -> _Reply:
@@ -485,9 +494,11 @@ class CameraProtocol:
             with state.lock:
                 work()
             self._busy = False
-            self._send(bytes((Control.ENQ,)))
             if code == 4:
                 self.in_session = False
+            self._send(bytes((Control.ENQ,)))
+            if code in ERASE_ACTIONS and state.profile.erase_ends_session:
+                self._end_session()
 
         self._schedule(delay + self.faults.delay_s, complete)
         return _NO_ANSWER

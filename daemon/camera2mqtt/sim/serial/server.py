@@ -215,13 +215,13 @@ class SerialSimulator:
             except Exception:
                 log.exception("serial simulator failed on %d bytes from the host", len(data))
 
-    def _write(self, data: bytes) -> None:
+    def _write(self, data: bytes, speed: int) -> None:
         if not data or self._master is None:
             return
         if not self.pace:
             self._write_all(data)
             return
-        seconds_per_byte = BITS_PER_BYTE / self.state.speed
+        seconds_per_byte = BITS_PER_BYTE / speed
         start = time.monotonic()
         for offset in range(0, len(data), PACE_CHUNK):
             chunk = data[offset : offset + PACE_CHUNK]
