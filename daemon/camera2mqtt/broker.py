@@ -291,7 +291,7 @@ class MosquittoBroker:
 class EmbeddedBroker:
     """The pure-Python amqtt broker in a background thread (the optional ``demo`` extra)."""
 
-    kind = "embedded (amqtt)"
+    kind = "embedded amqtt broker"
 
     def __init__(
         self, port: int = 0, *, host: str = LOOPBACK, start_timeout: float = DEFAULT_START_TIMEOUT

@@ -65,7 +65,7 @@ class DemoInfo:
 
     mqtt_host: str
     mqtt_port: int
-    broker: str  # "mosquitto", "embedded (amqtt)" or "already running"
+    broker: str  # "mosquitto", "embedded amqtt broker" or "already running"
     base_topic: str
     wifi_model: str
     wifi_url: str
