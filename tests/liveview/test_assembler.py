@@ -225,3 +225,14 @@ def test_a_frame_that_never_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) ->
     assert feed(assembler, [start, *endless]) == []
     assert assembler.frames_dropped == 1
     assert all(len(frame.parts) <= 60 for frame in assembler._pending.values())
+
+
+def test_a_stray_packet_after_the_last_cannot_stand_in_for_a_lost_one() -> None:
+    packets = frame_packets(0, 0, size=False)  # no frame-size TLV to catch it
+    last = len(packets) - 1
+    stray = build_packet(sequence=last + 1, timestamp=0, ssrc=SSRC, payload=b"\xff\xd9")
+    info_less = [*packets[:2], *packets[3:], stray]  # packet 2 lost, a stray after the end
+    assembler = FrameAssembler()
+    assert feed(assembler, info_less) == []
+    assembler.flush()
+    assert assembler.frames_ok == 0

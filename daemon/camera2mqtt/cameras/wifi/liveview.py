@@ -126,6 +126,8 @@ class _PendingFrame:
     last: int | None = None
     extension: memoryview | None = None
     damaged: bool = False
+    in_order: bool = True
+    """No packet of this frame arrived after a later one: ``parts`` is in sequence order."""
 
 
 class FrameAssembler:
@@ -319,6 +321,8 @@ class FrameAssembler:
         frame = self._pending.get(timestamp)
         if frame is None:
             frame = self._open(timestamp)
+        if not newest:
+            frame.in_order = False
         if extension is not None:
             if frame.first is not None:
                 frame.damaged = True
@@ -435,9 +439,10 @@ class FrameAssembler:
 
     def _complete(self, frame: _PendingFrame, expected: int) -> Frame | None:
         # Older frames still waiting for packets are stale once a newer one is whole.
-        for timestamp in list(self._pending):
-            if timestamp != frame.timestamp and _is_older(timestamp, frame.timestamp):
-                self._give_up(timestamp)
+        if len(self._pending) > 1:
+            for timestamp in list(self._pending):
+                if timestamp != frame.timestamp and _is_older(timestamp, frame.timestamp):
+                    self._give_up(timestamp)
         self._finish(frame.timestamp)
         if frame.damaged or len(frame.parts) != expected:
             self.frames_dropped += 1
@@ -446,7 +451,16 @@ class FrameAssembler:
         first = frame.first
         extension = bytes(frame.extension) if frame.extension is not None else b""
         try:
-            jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
+            # Packets that all came in rising order, the first being ``first`` and the last
+            # ``last``, are exactly first..last: dicts keep that insertion order.
+            if (
+                frame.in_order
+                and next(iter(parts)) == first
+                and next(reversed(parts)) == frame.last
+            ):
+                jpeg = b"".join(parts.values())
+            else:
+                jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
             frame_size = announced_frame_size(extension)
         except (KeyError, MalformedPacket):
             self.frames_dropped += 1
