@@ -9,7 +9,6 @@ with an XML error body when a command comes in the wrong mode.
 from __future__ import annotations
 
 import contextlib
-import io
 import ipaddress
 import logging
 import os
@@ -19,24 +18,26 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
-from datetime import datetime, timedelta
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Protocol
 from urllib.parse import unquote
-from xml.sax.saxutils import escape
-
-from defusedxml import ElementTree
-from PIL import Image, ImageOps
 
 from camera2mqtt.errors import Camera2MqttError
-from camera2mqtt.sim.images import resize_jpeg
+from camera2mqtt.sim.wifi.commands import (
+    ERROR_WRONG_MODE,
+    HANDLERS,
+    BadRequest,
+    Reply,
+    Request,
+    camera_error,
+    status_only,
+    xml_reply,
+)
 from camera2mqtt.sim.wifi.faults import RequestLog, WifiFaults
 from camera2mqtt.sim.wifi.models import (
     MODE_REQUIREMENTS,
-    STARTTAKE_RESPONSE,
     ModelProfile,
     model_profile,
 )
@@ -47,17 +48,13 @@ __all__ = ["LOOPBACK", "LiveViewStreamer", "SimulatorError", "WifiSimulator", "c
 log = logging.getLogger(__name__)
 
 LOOPBACK = "127.0.0.1"
-ERROR_WRONG_MODE = 1001
 # OPC spec p.19-21: longer request URIs get 414.
 MAX_URI_LENGTH = 128
 CHUNK_SIZE = 64 * 1024
 THROTTLE_CHUNK = 4096
-THUMBNAIL_SIZE = (160, 120)
-RECVIEW_SIZE = 640
 POLL_INTERVAL_S = 0.05
 MAX_POST_BODY = 64 * 1024
 REQUEST_TIMEOUT_S = 60.0
-CARD_CAPACITY_BYTES = 32 * 1000**3  # a "32 GB" card
 CONTENT_TYPES = {
     ".jpg": "image/jpeg",
     ".jpeg": "image/jpeg",
@@ -66,7 +63,6 @@ CONTENT_TYPES = {
     ".orf": "application/octet-stream",
     ".mpo": "application/octet-stream",
 }
-XML_DECLARATION = b'<?xml version="1.0"?>'
 REASONS = {520: "Vendor Internal Error"}
 
 
@@ -82,19 +78,6 @@ class LiveViewStreamer(Protocol):
     def stop(self) -> None: ...
 
 
-@dataclass
-class Reply:
-    status: int
-    body: bytes | Path = b""
-    content_type: str | None = None
-    # get_imglist: no Content-Length, the body ends when the connection closes.
-    length_header: bool = True
-
-
-class BadRequest(Exception):
-    """The request is malformed; answered with 400."""
-
-
 def check_loopback(host: str) -> None:
     """Refuse anything but an IPv4 loopback address: the simulator never listens on a network."""
     try:
@@ -108,29 +91,6 @@ def check_loopback(host: str) -> None:
         )
 
 
-def _xml_reply(body: bytes, status: int = HTTPStatus.OK) -> Reply:
-    return Reply(status, body, "text/xml")
-
-
-def _xml_lines(*lines: str) -> bytes:
-    return "".join(f"{line}\r\n" for line in ('<?xml version="1.0"?>', *lines)).encode("ascii")
-
-
-def _camera_error(code: int) -> Reply:
-    body = _xml_lines(
-        "<response>",
-        f"<errorcode>{code}</errorcode>",
-        "<errormsg>WIFI_INTERNAL_ERROR</errormsg>",
-        "<dbgmsg>reserved</dbgmsg>",
-        "</response>",
-    )
-    return Reply(520, body, "text/xml")
-
-
-def _status_only(status: int) -> Reply:
-    return Reply(status)
-
-
 def _parse_query(query: str) -> list[tuple[str, str]]:
     # unquote, not unquote_plus: a literal "+" in diff=+0100 is a plus sign, not a space.
     pairs = []
@@ -140,19 +100,6 @@ def _parse_query(query: str) -> list[tuple[str, str]]:
         name, _, value = part.partition("=")
         pairs.append((unquote(name), unquote(value)))
     return pairs
-
-
-def _thumbnail(local: Path) -> bytes:
-    with Image.open(local) as image:
-        image = ImageOps.exif_transpose(image).convert("RGB")
-        padded = ImageOps.pad(image, THUMBNAIL_SIZE, color=(0, 0, 0))
-        out = io.BytesIO()
-        padded.save(out, "JPEG", quality=80)
-    return out.getvalue()
-
-
-def _is_jpeg(path: Path) -> bool:
-    return path.suffix.lower() in (".jpg", ".jpeg")
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -189,16 +136,16 @@ class _Handler(BaseHTTPRequestHandler):
         if not sim.state.powered:
             return  # switched off while this connection was being accepted: no answer
         if sim.faults.take_503():
-            self._send(_status_only(HTTPStatus.SERVICE_UNAVAILABLE))
+            self._send(status_only(HTTPStatus.SERVICE_UNAVAILABLE))
             return
         try:
             reply = sim._dispatch(method, self.path, self._read_body, self.connection)
         except BadRequest as error:
             log.debug("400 for %s %s: %s", method, self.path, error)
-            reply = _status_only(HTTPStatus.BAD_REQUEST)
+            reply = status_only(HTTPStatus.BAD_REQUEST)
         except Exception:
             log.exception("the simulator failed to answer %s %s", method, self.path)
-            reply = _status_only(HTTPStatus.INTERNAL_SERVER_ERROR)
+            reply = status_only(HTTPStatus.INTERNAL_SERVER_ERROR)
         self._send(reply)
 
     def _read_body(self) -> bytes | None:
@@ -220,7 +167,7 @@ class _Handler(BaseHTTPRequestHandler):
             try:
                 stream = reply.body.open("rb")
             except OSError:  # the file went away since the request was checked
-                reply = _status_only(HTTPStatus.NOT_FOUND)
+                reply = status_only(HTTPStatus.NOT_FOUND)
         if stream is not None:
             size = os.fstat(stream.fileno()).st_size
             chunks: Iterable[bytes] = iter(lambda: stream.read(CHUNK_SIZE), b"")
@@ -283,21 +230,6 @@ class _WireServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], sim: WifiSimulator) -> None:
         self.sim = sim
         super().__init__(address, _Handler)
-
-
-Handler = Callable[["WifiSimulator", "_Request"], Reply]
-
-
-@dataclass(frozen=True)
-class _Request:
-    command: str
-    args: dict[str, str]
-    body: bytes | None
-    connection: socket.socket
-
-    @property
-    def client(self) -> str:
-        return self.connection.getpeername()[0]
 
 
 class WifiSimulator:
@@ -462,30 +394,30 @@ class WifiSimulator:
         connection: socket.socket,
     ) -> Reply:
         if len(raw_path) > MAX_URI_LENGTH:
-            return _status_only(HTTPStatus.REQUEST_URI_TOO_LONG)
+            return status_only(HTTPStatus.REQUEST_URI_TOO_LONG)
         path, _, query = raw_path.partition("?")
         path = unquote(path)
         state = self.state
         if path == DCIM or path.startswith(DCIM + "/"):
             if method != "GET":
-                return _status_only(HTTPStatus.METHOD_NOT_ALLOWED)
+                return status_only(HTTPStatus.METHOD_NOT_ALLOWED)
             if state.mode not in MODE_REQUIREMENTS[DCIM]:
-                return _camera_error(ERROR_WRONG_MODE)
+                return camera_error(ERROR_WRONG_MODE)
             return self._download(path)
         if not path.startswith("/") or not path.endswith(".cgi"):
-            return _status_only(HTTPStatus.NOT_FOUND)
+            return status_only(HTTPStatus.NOT_FOUND)
         command = path[1:-4]
         args = _parse_query(query)
         body = None
         if method == "POST":
             body = read_body()
             if body is None:
-                return _status_only(HTTPStatus.LENGTH_REQUIRED)
+                return status_only(HTTPStatus.LENGTH_REQUIRED)
         if command == "get_commandlist":
-            return _xml_reply(self.profile.commandlist.raw)
+            return xml_reply(self.profile.commandlist.raw)
         spec = self.profile.commandlist.commands.get(command)
         if spec is None:
-            return _status_only(HTTPStatus.NOT_FOUND)
+            return status_only(HTTPStatus.NOT_FOUND)
         if spec.method != method.lower():
             raise BadRequest(f"{command} takes {spec.method.upper()}")
         problem = spec.check(args)
@@ -495,17 +427,17 @@ class WifiSimulator:
             raise BadRequest("an argument is repeated")
         needed = MODE_REQUIREMENTS.get(command)
         if needed is not None and state.mode not in needed:
-            return _camera_error(ERROR_WRONG_MODE)
-        handler = _HANDLERS.get(command)
+            return camera_error(ERROR_WRONG_MODE)
+        handler = HANDLERS.get(command)
         if handler is None:
             log.info("%s is in the command list but not simulated; answering 501", command)
-            return _status_only(HTTPStatus.NOT_IMPLEMENTED)
-        return handler(self, _Request(command, dict(args), body, connection))
+            return status_only(HTTPStatus.NOT_IMPLEMENTED)
+        return handler(self, Request(command, dict(args), body, connection))
 
     def _download(self, path: str) -> Reply:
         card = self.state.card_file(path)
         if card is None or not card.local.is_file():
-            return _status_only(HTTPStatus.NOT_FOUND)
+            return status_only(HTTPStatus.NOT_FOUND)
         content_type = CONTENT_TYPES.get(card.local.suffix.lower(), "application/octet-stream")
         return Reply(HTTPStatus.OK, card.local, content_type)
 
@@ -533,220 +465,3 @@ class WifiSimulator:
             self._liveview.stop()
         except Exception:
             log.exception("the live-view streamer failed to stop")
-
-
-# -- command handlers (one per simulated command) -------------------------------------------
-def _required(request: _Request, name: str) -> str:
-    value = request.args.get(name)
-    if value is None or value == "":
-        raise BadRequest(f"{request.command} needs {name}=")
-    return value
-
-
-def _get_caminfo(sim: WifiSimulator, request: _Request) -> Reply:
-    return _xml_reply(sim.profile.caminfo)
-
-
-def _get_connectmode(sim: WifiSimulator, request: _Request) -> Reply:
-    return _xml_reply(_xml_lines("<connectmode>private</connectmode>"))
-
-
-def _switch_cammode(sim: WifiSimulator, request: _Request) -> Reply:
-    mode = _required(request, "mode")
-    with sim._liveview_lock:
-        if sim.state.switch_mode(mode, request.args.get("lvqty")):
-            sim._stop_streamer()
-    return _status_only(HTTPStatus.OK)
-
-
-def _get_imglist(sim: WifiSimulator, request: _Request) -> Reply:
-    entries = sim.state.listing(_required(request, "DIR"))
-    if not entries:
-        return _status_only(HTTPStatus.NOT_FOUND)
-    text = "".join(f"{line}\r\n" for line in ["VER_100", *(entry.line() for entry in entries)])
-    return Reply(HTTPStatus.OK, text.encode("ascii"), "text/plain", length_header=False)
-
-
-def _card_jpeg(sim: WifiSimulator, request: _Request) -> Path | None:
-    card = sim.state.card_file(_required(request, "DIR"))
-    if card is None or not card.local.is_file() or not _is_jpeg(card.local):
-        return None
-    return card.local
-
-
-def _get_thumbnail(sim: WifiSimulator, request: _Request) -> Reply:
-    local = _card_jpeg(sim, request)
-    if local is None:
-        return _status_only(HTTPStatus.NOT_FOUND)
-    return Reply(HTTPStatus.OK, _thumbnail(local), "image/jpeg")
-
-
-def _get_resizeimg(sim: WifiSimulator, request: _Request) -> Reply:
-    size = int(_required(request, "size"))  # the command list allows only numbers
-    local = _card_jpeg(sim, request)
-    if local is None:
-        return _status_only(HTTPStatus.NOT_FOUND)
-    return Reply(HTTPStatus.OK, resize_jpeg(local.read_bytes(), size), "image/jpeg")
-
-
-def _get_screennail(sim: WifiSimulator, request: _Request) -> Reply:
-    local = _card_jpeg(sim, request)
-    if local is None:
-        return _status_only(HTTPStatus.NOT_FOUND)
-    return Reply(HTTPStatus.OK, resize_jpeg(local.read_bytes(), 1920), "image/jpeg")
-
-
-def _exec_erase(sim: WifiSimulator, request: _Request) -> Reply:
-    if not sim.state.erase(_required(request, "DIR")):
-        return _status_only(HTTPStatus.NOT_FOUND)
-    return _status_only(HTTPStatus.OK)
-
-
-def _set_utctimediff(sim: WifiSimulator, request: _Request) -> Reply:
-    utctime = _required(request, "utctime")
-    diff = _required(request, "diff")
-    try:
-        utc = datetime.strptime(utctime, "%Y%m%dT%H%M%S")
-        sign = {"+": 1, "-": -1}[diff[0]]
-        if len(diff) != 5 or not diff[1:].isdigit():
-            raise ValueError(diff)
-        offset = sign * timedelta(hours=int(diff[1:3]), minutes=int(diff[3:5]))
-    except (ValueError, KeyError, IndexError):
-        raise BadRequest("utctime must be YYYYMMDDTHHMMSS and diff +HHMM or -HHMM") from None
-    sim.state.clock.set(utc, offset)
-    return _status_only(HTTPStatus.OK)
-
-
-def _get_unusedcapacity(sim: WifiSimulator, request: _Request) -> Reply:
-    # No capture was found; the shape follows clients that parse it (a root <unused> holding
-    # the free bytes, CRLF after the declaration and after the element).
-    free = max(CARD_CAPACITY_BYTES - sim.state.used_bytes(), 0)
-    return _xml_reply(_xml_lines(f"<unused>{free}</unused>"))
-
-
-def _exec_pwoff(sim: WifiSimulator, request: _Request) -> Reply:
-    # Off before the 202 goes out, so a client that has the reply finds the camera gone.
-    log.info("simulated camera powered off")
-    sim._power_down(spare=request.connection)
-    return _status_only(HTTPStatus.ACCEPTED)
-
-
-def _exec_shutter(sim: WifiSimulator, request: _Request) -> Reply:
-    com = _required(request, "com")
-    state = sim.state
-    if com == "1stpush":
-        state.half_press(True)
-    elif com in ("2ndpush", "1st2ndpush"):
-        card = state.shoot()
-        log.info("shutter released: %s", card.path)
-    else:  # the releases
-        state.half_press(False)
-    return _status_only(HTTPStatus.OK)
-
-
-def _exec_takemotion(sim: WifiSimulator, request: _Request) -> Reply:
-    com = _required(request, "com")
-    if com != "starttake":
-        return _status_only(HTTPStatus.OK)
-    if not sim.state.liveview_running:
-        # A rec-mode shot needs live view running (wifi-protocol.md a.8).
-        return _camera_error(ERROR_WRONG_MODE)
-    card = sim.state.shoot()
-    log.info("starttake: %s", card.path)
-    return _xml_reply(STARTTAKE_RESPONSE)
-
-
-def _exec_takemisc(sim: WifiSimulator, request: _Request) -> Reply:
-    com = _required(request, "com")
-    state = sim.state
-    if com == "startliveview":
-        try:
-            port = int(_required(request, "port"))
-        except ValueError:
-            raise BadRequest("port must be a number") from None
-        if not 0 < port < 65536:
-            raise BadRequest("port must be 1-65535")
-        sim._start_liveview((request.client, port), state.lvqty or "")
-        return _status_only(HTTPStatus.OK)
-    if com == "stopliveview":
-        sim._stop_liveview()
-        return _status_only(HTTPStatus.OK)
-    if com in ("getlastjpg", "getrecview"):
-        newest = state.newest_file()
-        if newest is None or not _is_jpeg(newest.local):
-            return _status_only(HTTPStatus.NOT_FOUND)
-        data = newest.local.read_bytes()
-        if com == "getrecview":
-            data = resize_jpeg(data, RECVIEW_SIZE)
-        return Reply(HTTPStatus.OK, data, "image/jpeg")
-    return _status_only(HTTPStatus.OK)
-
-
-def _desc_xml(sim: WifiSimulator, name: str) -> bytes:
-    spec = sim.profile.property_spec(name)
-    if spec is None:
-        return b""
-    value = sim.state.get_property(name) or ""
-    parts = [
-        f"<desc><propname>{escape(name)}</propname><attribute>{spec.attribute}</attribute>",
-        f"<value>{escape(value)}</value>",
-    ]
-    if spec.enum is not None:
-        parts.append(f"<enum>{escape(' '.join(spec.enum))}</enum>")
-    parts.append("</desc>")
-    return "".join(parts).encode("utf-8")
-
-
-def _get_camprop(sim: WifiSimulator, request: _Request) -> Reply:
-    com = _required(request, "com")
-    name = _required(request, "propname")
-    if com == "desc" and name == "desclist":
-        spec = sim.profile.commandlist.commands["get_camprop"]
-        names = [n for n in spec.values_of("com", "desc", "propname") if n != "desclist"]
-        body = b"".join(_desc_xml(sim, n) for n in names)
-        return _xml_reply(XML_DECLARATION + b"<desclist>" + body + b"</desclist>")
-    if sim.profile.property_spec(name) is None:
-        return _status_only(HTTPStatus.NOT_FOUND)
-    if com == "desc":
-        return _xml_reply(XML_DECLARATION + _desc_xml(sim, name))
-    value = escape(sim.state.get_property(name) or "").encode("utf-8")
-    return _xml_reply(XML_DECLARATION + b"<get><value>" + value + b"</value></get>")
-
-
-def _set_camprop(sim: WifiSimulator, request: _Request) -> Reply:
-    name = _required(request, "propname")
-    spec = sim.profile.property_spec(name)
-    if spec is None or not spec.writable:
-        raise BadRequest(f"{name} cannot be set")
-    try:
-        root = ElementTree.fromstring(request.body or b"")
-    except Exception:
-        raise BadRequest("the body must be <set><value>V</value></set>") from None
-    value = root.findtext("value") if root.tag == "set" else None
-    if value is None:
-        raise BadRequest("the body must be <set><value>V</value></set>")
-    value = value.strip()
-    if spec.enum is not None and value not in spec.enum:
-        raise BadRequest(f"{value!r} is not an allowed value of {name}")
-    sim.state.set_property(name, value)
-    return _status_only(HTTPStatus.OK)
-
-
-_HANDLERS: dict[str, Handler] = {
-    "get_caminfo": _get_caminfo,
-    "get_connectmode": _get_connectmode,
-    "switch_cammode": _switch_cammode,
-    "get_imglist": _get_imglist,
-    "get_thumbnail": _get_thumbnail,
-    "get_resizeimg": _get_resizeimg,
-    "get_screennail": _get_screennail,
-    "exec_erase": _exec_erase,
-    "set_utctimediff": _set_utctimediff,
-    "exec_pwoff": _exec_pwoff,
-    "get_unusedcapacity": _get_unusedcapacity,
-    "exec_shutter": _exec_shutter,
-    "exec_takemotion": _exec_takemotion,
-    "exec_takemisc": _exec_takemisc,
-    "get_camprop": _get_camprop,
-    "set_camprop": _set_camprop,
-}
