@@ -114,7 +114,7 @@ class Request:
         return self.connection.getpeername()[0]
 
 
-# -- handlers -------------------------------------------
+# -- handlers ------------------------------------------------------------------------------
 def _required(request: Request, name: str) -> str:
     value = request.args.get(name)
     if value is None or value == "":
@@ -161,7 +161,10 @@ def _get_thumbnail(sim: WifiSimulator, request: Request) -> Reply:
 
 
 def _get_resizeimg(sim: WifiSimulator, request: Request) -> Reply:
-    size = int(_required(request, "size"))  # the command list allows only numbers
+    try:
+        size = int(_required(request, "size"))
+    except ValueError:
+        raise BadRequest("size must be a number") from None
     local = _card_jpeg(sim, request)
     if local is None:
         return status_only(HTTPStatus.NOT_FOUND)
