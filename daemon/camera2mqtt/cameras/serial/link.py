@@ -630,6 +630,9 @@ class SerialLink:
                 # Wait for the rest; a line quiet for a moment will send no more of it.
                 if self._fill(time.monotonic() + self._quiet):
                     continue
+                found, incomplete = self._find_packet(wanted, final=True)
+                if isinstance(found, Packet):
+                    return found
                 log.debug(
                     "%d unusable bytes (%s)", len(raw), "cut short" if incomplete else "noise"
                 )
@@ -639,12 +642,14 @@ class SerialLink:
                 return None
 
     def _find_packet(
-        self, wanted: Mapping[int, int | None]
+        self, wanted: Mapping[int, int | None], *, final: bool = False
     ) -> tuple[Packet | _Garbled | None, bool]:
         """Look through the buffer for a good packet; (packet, whether one may be growing).
 
         Instead of a packet, :data:`_GARBLED` means the buffer ends with a packet of the
         expected length whose checksum is wrong: it is complete, so NAK without waiting.
+        While a packet that starts earlier is still arriving, later candidates (which may
+        lie inside its data) are only considered once the line is quiet (``final``).
         """
         raw = self._raw
         decoder = self._decoder
@@ -653,7 +658,9 @@ class SerialLink:
         for start in _header_positions(raw, wanted):
             if len(raw) - start < HEADER_SIZE:
                 incomplete = True
-                continue
+                if final:
+                    continue
+                break
             length = raw[start + 2] | raw[start + 3] << 8
             known = wanted.get(raw[start + 1])
             if length > MAX_DATA or (known is not None and length != known):
@@ -661,7 +668,9 @@ class SerialLink:
             end = start + HEADER_SIZE + length + TRAILER_SIZE
             if len(raw) < end:
                 incomplete = True
-                continue
+                if final:
+                    continue
+                break
             decoder.reset()
             items = decoder.feed(raw[start:end])
             decoder.reset()
