@@ -68,7 +68,7 @@ FRAME_QUEUE = 16
 JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
 _HALF = SEQUENCE_MODULO // 2
-_HEADER = struct.Struct("!BBHII")
+_FAST_HEADER = struct.Struct("!BBHQ")  # timestamp and SSRC read as one 64-bit number
 _HEADER_SIZE = HEADER_SIZE
 _PLAIN = 0x80
 _TIMESTAMP_MASK = 0xFFFFFFFF
@@ -220,19 +220,17 @@ class FrameAssembler:
         # assembled. It cannot be a duplicate or a gap, so a middle packet only needs
         # storing, with its bookkeeping kept in locals until the next slow packet; a last
         # packet (M=1) goes straight to the frame-end checks.
-        unpack = _HEADER.unpack_from
+        unpack = _FAST_HEADER.unpack_from
         header_size = _HEADER_SIZE
         plain = _PLAIN
         fast = 0
-        expected_sequence = self._next_sequence
-        timestamp_now = self._current_timestamp
-        source = self._ssrc
-        parts = self._current_parts
+        expected_sequence, stream_now, parts = self._fast_state()
         room = MAX_FRAME_PACKETS - len(parts)
         try:
             while True:
                 try:
                     datagram = next_datagram()
+                    first, second, sequence, stream = unpack(datagram)
                 except TimeoutError:
                     if fast:
                         self._absorb(fast, expected_sequence)
@@ -242,36 +240,28 @@ class FrameAssembler:
                     continue
                 except StopIteration:
                     return
-                if len(datagram) > header_size and datagram[0] == plain:
-                    _, second, sequence, timestamp, ssrc = unpack(datagram)
-                    if (
-                        sequence == expected_sequence
-                        and timestamp == timestamp_now
-                        and ssrc == source
-                        and fast < room
-                    ):
-                        expected_sequence = (sequence + 1) & 0xFFFF
-                        parts[sequence] = datagram[header_size:]
-                        fast += 1
-                        if second < 0x80:
-                            continue
-                        self._absorb(fast, expected_sequence)
-                        fast = 0
-                        frame = self._end_current(sequence)
-                    else:
-                        if fast:
-                            self._absorb(fast, expected_sequence)
-                            fast = 0
-                        frame = self._push_slow(datagram)
+                except struct.error:
+                    first = -1  # shorter than a header: the slow path counts it
+                if (
+                    first == plain
+                    and sequence == expected_sequence
+                    and stream == stream_now
+                    and fast < room
+                ):
+                    expected_sequence = (sequence + 1) & 0xFFFF
+                    parts[sequence] = datagram[header_size:]
+                    fast += 1
+                    if second < 0x80:
+                        continue
+                    self._absorb(fast, expected_sequence)
+                    fast = 0
+                    frame = self._end_current(sequence)
                 else:
                     if fast:
                         self._absorb(fast, expected_sequence)
                         fast = 0
                     frame = self._push_slow(datagram)
-                expected_sequence = self._next_sequence
-                timestamp_now = self._current_timestamp
-                source = self._ssrc
-                parts = self._current_parts
+                expected_sequence, stream_now, parts = self._fast_state()
                 room = MAX_FRAME_PACKETS - len(parts)
                 if frame is not None:
                     deliver(frame)
@@ -280,6 +270,14 @@ class FrameAssembler:
         finally:
             if fast:
                 self._absorb(fast, expected_sequence)
+
+    def _fast_state(self) -> tuple[int, int, dict[int, bytes | memoryview]]:
+        """What the fast path matches: next sequence, (frame counter, SSRC) as one number,
+        and the parts of the frame being assembled (-1 matches nothing)."""
+        if self._current_timestamp < 0 or self._ssrc is None:
+            return self._next_sequence, -1, self._current_parts
+        stream = self._current_timestamp << 32 | self._ssrc
+        return self._next_sequence, stream, self._current_parts
 
     def _absorb(self, count: int, next_sequence: int) -> None:
         """Book ``count`` packets that the fast path took in order."""
