@@ -42,9 +42,9 @@ def read_line(process: subprocess.Popen, timeout: float) -> str:
     return data.decode().splitlines()[0]
 
 
-def start(*args: str) -> subprocess.Popen:
+def start(*args: str, log_level: str = "WARNING") -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "camera2mqtt", "simulate", "wifi", *args],
+        [sys.executable, "-m", "camera2mqtt", "--log-level", log_level, "simulate", "wifi", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
@@ -114,3 +114,27 @@ def test_a_busy_port_is_a_one_line_error(capsys):
     err = capsys.readouterr().err
     assert "choose another --port" in err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_power_on_after_brings_the_camera_back():
+    process = start("--power-on-after", "0.5", log_level="INFO")
+    try:
+        url = READY.match(read_line(process, START_TIMEOUT_S))["url"]
+        assert requests.get(url + "/exec_pwoff.cgi", timeout=30).status_code == 202
+        deadline = time.monotonic() + 60
+        while True:  # bounded: off for about half a second, then answering again
+            try:
+                response = requests.get(url + "/get_caminfo.cgi", timeout=5)
+                break
+            except requests.exceptions.ConnectionError:
+                assert time.monotonic() < deadline, "the camera never came back"
+                time.sleep(0.1)
+        assert response.status_code == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=EXIT_TIMEOUT_S) == 0
+        log = process.stderr.read().decode()
+        assert log.index("powered off") < log.index("switching the simulated camera back on")
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(timeout=EXIT_TIMEOUT_S)

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import signal
 import threading
+import time
 from pathlib import Path
 from types import FrameType
 
@@ -14,6 +16,9 @@ from camera2mqtt.sim.wifi.server import LOOPBACK, SimulatorError, WifiSimulator
 __all__ = ["register"]
 
 DEFAULT_MODEL = "e-m1-iii"
+POLL_S = 0.2
+
+log = logging.getLogger(__name__)
 
 
 def register(commands: argparse._SubParsersAction, simulators: argparse._SubParsersAction) -> None:
@@ -46,12 +51,35 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
         default=LOOPBACK,
         help="loopback address to listen on (default: %(default)s; other addresses are refused)",
     )
+    parser.add_argument(
+        "--power-on-after",
+        type=float,
+        metavar="SECONDS",
+        help="after exec_pwoff, switch the camera back on this many seconds later "
+        "(default: it stays off until the simulator is stopped)",
+    )
     parser.set_defaults(func=run)
+
+
+def _serve(sim: WifiSimulator, stop: threading.Event, power_on_after: float | None) -> None:
+    off_since: float | None = None
+    while not stop.wait(POLL_S):
+        if sim.state.powered or power_on_after is None:
+            off_since = None
+            continue
+        now = time.monotonic()
+        off_since = now if off_since is None else off_since
+        if now - off_since >= power_on_after:
+            log.info("switching the simulated camera back on")
+            sim.power_on()
+            off_since = None
 
 
 def run(args: argparse.Namespace) -> int:
     if not 0 <= args.port <= 65535:
         raise SimulatorError(f"--port {args.port} is not a TCP port; give 0-65535")
+    if args.power_on_after is not None and args.power_on_after < 0:
+        raise SimulatorError("--power-on-after must be 0 seconds or more")
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
@@ -65,8 +93,7 @@ def run(args: argparse.Namespace) -> int:
             args.model, images_dir=args.images, host=args.host, port=args.port
         ) as sim:
             print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)
-            while not stop.wait(1.0):
-                pass
+            _serve(sim, stop, args.power_on_after)
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
