@@ -26,8 +26,9 @@ class DemoProcess:
         self.tmp = tmp / "tmp"
         self.tmp.mkdir()
         env = {**os.environ, "TMPDIR": str(self.tmp)}
+        command = [sys.executable, "-m", "camera2mqtt", "--log-level", "INFO", "demo"]
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "camera2mqtt", "demo", "--mqtt-port", str(port), *extra],
+            [*command, "--mqtt-port", str(port), *extra],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -64,6 +65,7 @@ class DemoProcess:
             self.process.kill()
             _, stderr = self.process.communicate(timeout=STOP_TIMEOUT)
             raise AssertionError(f"the demo ignored signal {sig}") from None
+        print(stderr)  # pytest shows it when the test fails
         return self.process.returncode, stderr
 
 
