@@ -10,10 +10,10 @@ from __future__ import annotations
 import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import serial
 from camera2mqtt.cameras.base import (
@@ -55,6 +55,8 @@ from camera2mqtt.cameras.serial.registers import (
 from camera2mqtt.files import write_atomically
 
 __all__ = ["SerialCamera"]
+
+_T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
@@ -545,7 +547,7 @@ class SerialCamera(Camera):
                 f"{error.args[0]}.", valid=tuple(s.name for s in SETTINGS)
             ) from None
 
-    def _link_call(self, operation):  # type: ignore[no-untyped-def]
+    def _link_call(self, operation: Callable[[SerialLink], _T]) -> _T:
         try:
             return operation(self._require_link())
         except RegisterUnsupported as error:

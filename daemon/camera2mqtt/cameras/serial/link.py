@@ -24,7 +24,7 @@ import logging
 import math
 import os
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import serial
@@ -443,7 +443,7 @@ class SerialLink:
 
     # -- exchanges ------------------------------------------------------------------------
 
-    def _encode(self, encoder, register: int, *args: object) -> bytes:  # type: ignore[no-untyped-def]
+    def _encode(self, encoder: Callable[..., bytes], register: int, *args: object) -> bytes:
         first = self._first_command
         self._first_command = False
         return encoder(register, *args, first=first)
@@ -474,9 +474,9 @@ class SerialLink:
                 self._discard_input()
         raise self._no_answer(what)
 
-    def _get(  # type: ignore[no-untyped-def]
+    def _get(
         self,
-        encoder,
+        encoder: Callable[..., bytes],
         register: int,
         what: str,
         *,
