@@ -236,3 +236,20 @@ def test_a_stray_packet_after_the_last_cannot_stand_in_for_a_lost_one() -> None:
     assert feed(assembler, info_less) == []
     assembler.flush()
     assert assembler.frames_ok == 0
+
+
+def test_an_interleaved_foreign_source_never_takes_over() -> None:
+    assembler = FrameAssembler()
+    ours = []
+    sequence = 0
+    for counter in range(30):
+        packets = frame_packets(counter, sequence)
+        sequence += len(packets)
+        ours += packets
+    mixed = []
+    for index, packet in enumerate(ours):
+        mixed.append(packet)
+        mixed.append(build_packet(sequence=index, timestamp=index, ssrc=0xBAD, payload=b"x"))
+    frames = feed(assembler, mixed)
+    assert [f.timestamp for f in frames] == list(range(30))
+    assert assembler.foreign == len(ours)

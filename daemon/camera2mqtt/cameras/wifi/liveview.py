@@ -285,6 +285,7 @@ class FrameAssembler:
         self._unique += count
         self._highest += count
         self._next_sequence = next_sequence
+        self._other_count = 0
 
     def _end_current(self, sequence: int) -> Frame | None:
         """The fast path's frame end: the current frame's last packet came in order."""
@@ -307,7 +308,9 @@ class FrameAssembler:
             self.malformed += 1
             return None
         sequence, timestamp, ssrc, marker, _, payload, extension = packet[:7]
-        if ssrc != self._ssrc and not self._follow(ssrc):
+        if ssrc == self._ssrc:
+            self._other_count = 0
+        elif not self._follow(ssrc):
             self.foreign += 1
             return None
         newest = self._track_sequence(sequence)
