@@ -90,11 +90,21 @@ def test_mutated_streams_only_ever_emit_frames_that_were_sent(
             datagrams[i] = datagrams[i][: value % max(1, len(datagrams[i]))]
         elif action == "junk":
             datagrams.insert(i, rng.randbytes(value))
-    assembler = FrameAssembler()
+    one_by_one = FrameAssembler()
+    pushed = []
     for data in datagrams:
-        frame = assembler.push(data)
+        frame = one_by_one.push(data)
         if frame is not None:
             # A header bit flip may move a frame to another counter; its bytes must still be
             # exactly one of the frames sent.
             assert frame.jpeg in SENT.values()
-    assembler.flush()
+            pushed.append((frame.timestamp, frame.jpeg))
+    one_by_one.flush()
+    # Feeding everything in one call (the receive loop's way, with the fast path's
+    # bookkeeping deferred) must give the same frames and counters.
+    at_once = FrameAssembler()
+    fed: list = []
+    at_once.feed(datagrams, fed.append)
+    at_once.flush()
+    assert [(f.timestamp, f.jpeg) for f in fed] == pushed
+    assert at_once.counters() == one_by_one.counters()
