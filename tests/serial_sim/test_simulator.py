@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 import struct
+import termios
 import time
 from pathlib import Path
 
@@ -427,3 +428,24 @@ def test_survives_random_garbage(sim: SerialSimulator, host: Host) -> None:
         pytest.fail("the camera never answered the init byte again")
     assert host.get_int(10) == 3
     assert sim.protocol.garbage_bytes > 0
+
+
+def set_line_speed(fd: int, speed: int) -> None:
+    attrs = termios.tcgetattr(fd)
+    attrs[4] = attrs[5] = speed
+    termios.tcsetattr(fd, termios.TCSANOW, attrs)
+
+
+def test_check_speed_drops_bytes_sent_at_the_wrong_speed() -> None:
+    with (
+        SerialSimulator(idle_reset_s=None, check_speed=True) as sim,
+        Host(sim.slave_path) as host,
+    ):
+        set_line_speed(host.fd, termios.B19200)
+        host.init(speed_code=5)
+        assert sim.host_speed == 19200
+        host.write(encode_get_int(10))  # the host forgot to switch its port to 115200
+        assert host.nothing_for(0.5)
+        assert sim.protocol.speed_mismatches == 1
+        set_line_speed(host.fd, termios.B115200)
+        assert host.get_int(10) == 3

@@ -113,12 +113,22 @@ class CameraProtocol:
         self.packets_resent = 0
         self.idle_resets = 0
         self.garbage_bytes = 0
+        self.speed_mismatches = 0
 
     # -- driving --------------------------------------------------------------------------------
 
-    def receive(self, data: bytes) -> None:
+    def receive(self, data: bytes, host_speed: int | None = None) -> None:
+        """Bytes from the host; ``host_speed`` is the baud rate they were sent at, if known.
+
+        Bytes sent at another speed than the camera's arrive as noise: they are dropped.
+        """
         now = self._clock()
         self._last_activity = self._last_receive = now
+        if host_speed is not None and host_speed != self.state.speed:
+            self.speed_mismatches += 1
+            self.garbage_bytes += len(data)
+            log.info("bytes sent at %d baud, camera at %d: noise", host_speed, self.state.speed)
+            return
         for item in self._decoder.feed(data):
             if isinstance(item, Packet):
                 self._on_packet(item)

@@ -58,6 +58,8 @@ class SerialSimulator:
     ``images_dir`` holds the JPEG files served as frames (default: generated pictures, the
     first over 500 kB). ``pace`` sends at the negotiated baud rate. ``idle_reset_s`` is the
     quiet time before the camera sends 0xff and drops to 19200 (None: never).
+    ``check_speed`` compares the baud rate the client set on the pty (termios) with the
+    camera's and drops bytes sent at the wrong one, as a real UART would garble them.
     """
 
     def __init__(
@@ -68,6 +70,7 @@ class SerialSimulator:
         pace: bool = False,
         idle_reset_s: float | _ModelDefault | None = MODEL_IDLE_RESET,
         faults: SerialFaults | None = None,
+        check_speed: bool = False,
     ) -> None:
         self.profile = get_model(model)
         frames = None
@@ -79,6 +82,7 @@ class SerialSimulator:
         self.state = DeviceState(self.profile, frames, taken=taken)
         self.faults = faults if faults is not None else SerialFaults()
         self.pace = pace
+        self.check_speed = check_speed
         self.idle_reset_s: float | None = (
             self.profile.idle_reset_s if isinstance(idle_reset_s, _ModelDefault) else idle_reset_s
         )
@@ -211,7 +215,7 @@ class SerialSimulator:
                 self._stopping.wait(0.05)
                 continue
             try:
-                self.protocol.receive(data)
+                self.protocol.receive(data, self.host_speed if self.check_speed else None)
             except Exception:
                 log.exception("serial simulator failed on %d bytes from the host", len(data))
 
