@@ -116,6 +116,20 @@ def test_half_press_then_full_press_shoots_once(sim):
     assert len(sim.state.files) == before + 1
 
 
+def test_each_1st2ndpush_shoots_even_without_a_release(sim):
+    before = len(sim.state.files)
+    get(sim, "/switch_cammode.cgi?mode=shutter")
+    get(sim, "/exec_shutter.cgi?com=1st2ndpush")
+    assert sim.state.shutter_button == "full"
+    get(sim, "/exec_shutter.cgi?com=1st2ndpush")
+    assert len(sim.state.files) == before + 2
+    get(sim, "/exec_shutter.cgi?com=2nd1strelease")
+    assert sim.state.shutter_button == "released"
+    get(sim, "/exec_shutter.cgi?com=2ndpush")  # from released straight to full: shoots
+    get(sim, "/exec_shutter.cgi?com=2ndpush")  # still held: nothing new
+    assert len(sim.state.files) == before + 3
+
+
 def test_e_m10_iv_has_no_shutter_mode_and_shoots_with_starttake():
     streamer = FakeStreamer()
     with WifiSimulator("e-m10-iv", liveview=streamer) as sim:

@@ -46,6 +46,15 @@ SCREENNAIL_SIZE = 1920
 RECVIEW_SIZE = 640
 CARD_CAPACITY_BYTES = 32 * 1000**3  # a "32 GB" card
 XML_DECLARATION = b'<?xml version="1.0"?>'
+# exec_shutter com= -> where the shutter button ends up; a picture is taken on reaching "full".
+SHUTTER_BUTTON = {
+    "1stpush": "half",
+    "2ndpush": "full",
+    "1st2ndpush": "full",
+    "2ndrelease": "half",
+    "2nd1strelease": "released",
+    "1strelease": "released",
+}
 
 
 @dataclass(frozen=True)
@@ -215,14 +224,12 @@ def _exec_pwoff(sim: WifiSimulator, request: Request) -> Reply:
 
 def _exec_shutter(sim: WifiSimulator, request: Request) -> Reply:
     com = _required(request, "com")
-    state = sim.state
-    if com == "1stpush":
-        state.half_press(True)
-    elif com in ("2ndpush", "1st2ndpush"):
-        card = state.shoot()
+    position = SHUTTER_BUTTON[com]
+    changed = sim.state.press_shutter(position) is not None
+    # 1st2ndpush is a whole press on its own, so it shoots even if a release got lost.
+    if position == "full" and (changed or com == "1st2ndpush"):
+        card = sim.state.shoot()
         log.info("shutter released: %s", card.path)
-    else:  # the releases
-        state.half_press(False)
     return status_only(HTTPStatus.OK)
 
 

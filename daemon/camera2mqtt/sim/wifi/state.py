@@ -126,7 +126,7 @@ class DeviceState:
         self._lvqty: str | None = None
         self._liveview_dest: tuple[str, int] | None = None
         self._powered = True
-        self._half_pressed = False
+        self._shutter_button = "released"
         self._properties = {spec.name: spec.value for spec in profile.properties}
         self._files: dict[str, CardFile] = {}
         if images_dir is not None:
@@ -202,7 +202,7 @@ class DeviceState:
             self._mode = mode
             self._lvqty = None
             self._liveview_dest = None
-            self._half_pressed = False
+            self._shutter_button = "released"
             return stopped
 
     def _default_lvqty(self) -> str:
@@ -222,9 +222,19 @@ class DeviceState:
                 self._liveview_dest = None
 
     # -- shutter ----------------------------------------------------------------------------
-    def half_press(self, pressed: bool) -> None:
+    @property
+    def shutter_button(self) -> str:
+        """``released``, ``half`` or ``full`` (pressed through exec_shutter)."""
         with self._lock:
-            self._half_pressed = pressed
+            return self._shutter_button
+
+    def press_shutter(self, position: str) -> str | None:
+        """Move the shutter button; returns ``position`` when it changed, else None."""
+        with self._lock:
+            if position == self._shutter_button:
+                return None
+            self._shutter_button = position
+            return position
 
     def shoot(self) -> CardFile:
         """Take a picture: a new real JPEG in the newest folder, under the next Olympus name."""
