@@ -152,7 +152,7 @@ def test_faulty_stream_yields_only_sent_frames_and_exact_counters(first_sequence
     faults = StreamFaults(
         loss=0.05, reorder=0.05, duplicate=0.03, truncate=0.02, garbage=0.05, seed=7
     )
-    streamer = RtpStreamer(fps=60, max_frames=150, faults=faults, first_sequence=first_sequence)
+    streamer = RtpStreamer(fps=40, max_frames=120, faults=faults, first_sequence=first_sequence)
     emitted: list[Frame] = []
     live = open_liveview(StreamerControl(streamer), on_frame=emitted.append)
     with live:
