@@ -14,6 +14,7 @@ import logging
 import shutil
 import sys
 import tempfile
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -45,6 +46,7 @@ DISCOVERY_PREFIX = "homeassistant"
 POLL_INTERVAL = 5.0
 PROBE_TIMEOUT = 1.0
 CLEANUP_TIMEOUT = 5.0
+ONLINE_TIMEOUT = 30.0
 # Retained topics of each camera that the demo clears on a broker it did not start.
 _RETAINED_LEAVES = ("availability", "state", "last_photo")
 
@@ -150,6 +152,7 @@ class Demo:
                 encoding="utf-8",
             )
             self._start_daemon(config_path, resources)
+            self._wait_until_online()
             self.info = DemoInfo(
                 mqtt_host=options.mqtt_host,
                 mqtt_port=options.mqtt_port,
@@ -192,6 +195,43 @@ class Demo:
         service = Service(load_config(config_path))
         service.start()
         resources.callback(service.stop)
+
+    def _wait_until_online(self) -> None:
+        """Return once the bridge and both cameras say online, so commands are not lost."""
+        import paho.mqtt.client as mqtt
+        from paho.mqtt.enums import CallbackAPIVersion
+
+        base = self.options.base_topic
+        waiting = {f"{base}/bridge/state"} | {
+            f"{base}/{camera}/availability" for camera in (WIFI_CAMERA, SERIAL_CAMERA)
+        }
+        online = threading.Event()
+        lock = threading.Lock()
+
+        def on_message(client: Any, userdata: Any, message: Any) -> None:
+            with lock:
+                if message.payload == b"online":
+                    waiting.discard(message.topic)
+                if not waiting:
+                    online.set()
+
+        client = mqtt.Client(
+            CallbackAPIVersion.VERSION2, client_id=f"camera2mqtt-demo-{uuid.uuid4().hex[:8]}"
+        )
+        client.on_connect = lambda c, u, f, rc, p: c.subscribe([(t, 1) for t in sorted(waiting)])
+        client.on_message = on_message
+        try:
+            client.connect(self.options.mqtt_host, self.options.mqtt_port, keepalive=10)
+            client.loop_start()
+            if not online.wait(ONLINE_TIMEOUT):
+                log.warning(
+                    "still waiting for %s after %g s", ", ".join(sorted(waiting)), ONLINE_TIMEOUT
+                )
+            client.disconnect()
+        except OSError as error:
+            log.warning("could not watch the daemon come online: %s", error)
+        finally:
+            client.loop_stop()
 
     def _clear_retained(self) -> None:
         """Remove the demo's retained messages from a broker that outlives the demo."""
