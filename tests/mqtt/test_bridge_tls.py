@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from camera2mqtt.config import MqttConfig, TlsConfig
-from camera2mqtt.mqtt.bridge import MqttBridge
+from camera2mqtt.mqtt.bridge import BridgeError, MqttBridge
 from camera2mqtt.mqtt.topics import Topics
 from tests.conftest import free_port
 
@@ -127,3 +127,11 @@ def test_wrong_password_is_refused_and_not_logged(tls_broker: TlsBroker, caplog)
         bridge.stop(timeout=5)
     assert "refused" in caplog.text
     assert "wrong-secret-0815" not in caplog.text
+
+
+def test_a_broken_ca_file_is_one_clear_error(tmp_path: Path) -> None:
+    broken = tmp_path / "ca.pem"
+    broken.write_text("not a certificate\n")
+    config = MqttConfig(host="127.0.0.1", client_id="x", tls=TlsConfig(ca=broken))
+    with pytest.raises(BridgeError, match=r"mqtt\.tls\.ca"):
+        MqttBridge(config, Topics("t"))

@@ -21,9 +21,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
 from camera2mqtt.config import MqttConfig
+from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
 
-__all__ = ["MessageHandler", "MqttBridge"]
+__all__ = ["BridgeError", "MessageHandler", "MqttBridge"]
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +39,10 @@ _PAHO_NOISE = "Client is not connected."
 
 MessageHandler = Callable[[str, bytes, bool], None]
 """Called on the network thread as ``handler(topic, payload, retained)``; must not block."""
+
+
+class BridgeError(Camera2MqttError):
+    """The MQTT client cannot be set up from the configuration."""
 
 
 class _QuietWhileDisconnected(logging.Filter):
@@ -81,12 +86,18 @@ class MqttBridge:
         if config.username is not None:
             client.username_pw_set(config.username, config.password)
         if config.tls is not None:
-            client.tls_set(
-                ca_certs=str(config.tls.ca) if config.tls.ca else None,
-                certfile=str(config.tls.cert) if config.tls.cert else None,
-                keyfile=str(config.tls.key) if config.tls.key else None,
-                cert_reqs=ssl.CERT_NONE if config.tls.insecure else ssl.CERT_REQUIRED,
-            )
+            try:
+                client.tls_set(
+                    ca_certs=str(config.tls.ca) if config.tls.ca else None,
+                    certfile=str(config.tls.cert) if config.tls.cert else None,
+                    keyfile=str(config.tls.key) if config.tls.key else None,
+                    cert_reqs=ssl.CERT_NONE if config.tls.insecure else ssl.CERT_REQUIRED,
+                )
+            except (ssl.SSLError, OSError, ValueError) as error:
+                raise BridgeError(
+                    f"Cannot set up TLS to the MQTT broker ({error}); check that mqtt.tls.ca, "
+                    "cert and key are PEM files and that the key matches the certificate."
+                ) from None
             client.tls_insecure_set(config.tls.insecure)
         client.on_connect = self._handle_connect
         client.on_disconnect = self._handle_disconnect

@@ -17,12 +17,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from camera2mqtt.errors import Camera2MqttError
+
 __all__ = [
     "DEFAULT_BASE_TOPIC",
     "DEFAULT_DISCOVERY_PREFIX",
     "OFFLINE",
     "ONLINE",
     "CameraTopics",
+    "TopicError",
     "Topics",
     "check_topic_level",
 ]
@@ -37,12 +40,18 @@ _SET = "set"
 _FORBIDDEN_IN_LEVEL = frozenset("/+#\x00")
 
 
+class TopicError(Camera2MqttError, ValueError):
+    """A name or prefix that cannot be used in MQTT topics."""
+
+
 def check_topic_level(name: str, what: str = "camera name") -> str:
-    """Return ``name`` if it can be one MQTT topic level, else raise ValueError saying why."""
+    """Return ``name`` if it can be one MQTT topic level, else raise TopicError saying why."""
     if not name or any(char in _FORBIDDEN_IN_LEVEL for char in name):
-        raise ValueError(f"The {what} {name!r} cannot be used in MQTT topics; avoid '/', '+', '#'.")
+        raise TopicError(f"The {what} {name!r} cannot be used in MQTT topics; avoid '/', '+', '#'.")
     if name == _BRIDGE:
-        raise ValueError(f"The {what} 'bridge' is reserved for the bridge's own topics.")
+        raise TopicError(
+            f"The {what} 'bridge' is reserved for the bridge's own topics; rename the camera."
+        )
     return name
 
 
@@ -70,9 +79,11 @@ class Topics:
     def __post_init__(self) -> None:
         for value, what in ((self.base, "base topic"), (self.discovery_prefix, "discovery prefix")):
             if not value or "+" in value or "#" in value or value.startswith("/"):
-                raise ValueError(f"The {what} {value!r} is not a valid MQTT topic prefix.")
+                raise TopicError(f"The {what} {value!r} is not a valid MQTT topic prefix.")
         if self.base == self.discovery_prefix:
-            raise ValueError("The base topic must differ from the discovery prefix.")
+            raise TopicError(
+                "mqtt.base_topic and mqtt.discovery_prefix must differ; change one of them."
+            )
 
     @property
     def bridge_state(self) -> str:
