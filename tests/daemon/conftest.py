@@ -66,10 +66,11 @@ def daemon_config_text(
 
 
 @pytest.fixture
-def wifi_sim() -> Iterator[Any]:
+def wifi_sim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The simulated Wi-Fi camera; parametrize indirectly with a model name to change it."""
     from camera2mqtt.sim.wifi import WifiSimulator
 
-    simulator = WifiSimulator(WIFI_MODEL)
+    simulator = WifiSimulator(getattr(request, "param", WIFI_MODEL))
     simulator.start()
     try:
         yield simulator

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from PIL import Image
 
 from tests.daemon.conftest import Stack
@@ -52,6 +53,15 @@ def test_shoot_makes_a_file_an_event_a_reply_and_a_thumbnail(stack: Stack) -> No
     with Image.open(io.BytesIO(thumbnail.payload)) as image:
         image.verify()
         assert image.format == "JPEG"
+
+
+@pytest.mark.parametrize("wifi_sim", ["e-m10-iv"], indirect=True)
+def test_an_e_m10_iv_without_shutter_mode_shoots_too(stack: Stack) -> None:
+    before = card_files(stack.wifi)
+    reply = stack.probe.request(stack.base, "wifi", {"action": "shoot"}, timeout=REPLY_TIMEOUT)
+    assert reply["status"] == "ok", reply
+    assert len(card_files(stack.wifi) - before) == 1
+    assert any("starttake" in path for path in stack.wifi.requests.paths())
 
 
 def test_set_property_changes_the_simulated_camera(stack: Stack) -> None:
