@@ -98,7 +98,6 @@ class CameraProtocol:
         self._timers: list[tuple[float, int, Callable[[], None]]] = []
         self._timer_ids = itertools.count()
         self._busy = False  # an action is running; commands are ignored until its ENQ
-        self._pending_reply = False  # a delayed reply is scheduled
         self._reply_generation = 0  # invalidates a scheduled reply when a new command comes
         self._transfer: list[bytes] = []  # data packets not sent yet
         self._awaiting: bytes | None = None  # the packet sent last, waiting for ACK or NAK
@@ -231,11 +230,9 @@ class CameraProtocol:
         delay = self.faults.delay_s
         if delay > 0:
             generation = self._reply_generation
-            self._pending_reply = True
 
             def later() -> None:
                 if generation == self._reply_generation:
-                    self._pending_reply = False
                     self._start_reply(reply, speed)
 
             self._schedule(delay, later)
@@ -270,7 +267,6 @@ class CameraProtocol:
         self._transfer = []
         self._awaiting = None
         self._reply_generation += 1
-        self._pending_reply = False
 
     def _schedule(self, delay: float, callback: Callable[[], None]) -> None:
         heapq.heappush(self._timers, (self._clock() + delay, next(self._timer_ids), callback))
