@@ -277,7 +277,9 @@ class CameraWorker:
             except CameraError as error:
                 log.warning("Camera %s: could not read its properties: %s", self.name, error)
         self._state.properties = {prop.name: prop.value for prop in properties}
-        self._set_description(replace(self._description, info=info, properties=properties))
+        # Discovery depends on the names and allowed values, not on the current values.
+        offered = tuple(replace(prop, value="") for prop in properties)
+        self._set_description(replace(self._description, info=info, properties=offered))
         self._set_available(True)
         if self.config.schedule.sync_on_connect:
             self._sync_due = True
