@@ -253,3 +253,13 @@ def test_an_interleaved_foreign_source_never_takes_over() -> None:
     frames = feed(assembler, mixed)
     assert [f.timestamp for f in frames] == list(range(30))
     assert assembler.foreign == len(ours)
+
+
+def test_a_duplicate_that_differs_from_the_first_copy_drops_the_frame() -> None:
+    packets = frame_packets(0, 0, size=False)
+    forged = bytearray(packets[1])
+    forged[3] += 1  # packet 1's payload under packet 2's sequence number
+    assembler = FrameAssembler()
+    frames = feed(assembler, [packets[0], bytes(forged), packets[1], *packets[2:]])
+    assert frames == []
+    assert assembler.duplicates == 1 and assembler.frames_dropped == 1

@@ -72,6 +72,8 @@ _FAST_HEADER = struct.Struct("!BBHQ")  # timestamp and SSRC read as one 64-bit n
 _HEADER_SIZE = HEADER_SIZE
 _PLAIN = 0x80
 _TIMESTAMP_MASK = 0xFFFFFFFF
+# How a packet's sequence number relates to those seen before (_track_sequence).
+_NEWEST, _GAP, _DUPLICATE, _LATE = 1, 0, -1, -2
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,9 +315,12 @@ class FrameAssembler:
         elif not self._follow(ssrc):
             self.foreign += 1
             return None
-        newest = self._track_sequence(sequence)
-        if newest is None:
+        arrival = self._track_sequence(sequence)
+        if arrival < _GAP:
+            if arrival == _DUPLICATE:
+                self._check_duplicate(timestamp, sequence, payload)
             return None
+        newest = arrival == _NEWEST
 
         if timestamp in self._finished_set:
             return None  # a straggler of a frame already emitted or given up
@@ -346,18 +351,26 @@ class FrameAssembler:
             self._current_parts = frame.parts
         return None
 
-    def _track_sequence(self, sequence: int) -> bool | None:
+    def _check_duplicate(self, timestamp: int, sequence: int, payload: memoryview) -> None:
+        """A second packet with a sequence number already seen must say the same thing."""
+        frame = self._pending.get(timestamp)
+        if frame is not None:
+            stored = frame.parts.get(sequence)
+            if stored is not None and stored != payload:
+                frame.damaged = True
+
+    def _track_sequence(self, sequence: int) -> int:
         """Book a packet's sequence number (RFC 3550 A.1 style extended numbers).
 
-        True if it is the newest packet so far, False if it fills a gap, None if it must be
-        ignored (a duplicate, or older than the window).
+        Returns :data:`_NEWEST` for the newest packet so far, :data:`_GAP` for one that fills
+        a gap, :data:`_DUPLICATE` or :data:`_LATE` (older than the window) for one to ignore.
         """
         highest = self._highest
         if highest < 0:
             self._base = self._highest = sequence
             self._next_sequence = (sequence + 1) % SEQUENCE_MODULO
             self._unique += 1
-            return True
+            return _NEWEST
         delta = (sequence - highest) % SEQUENCE_MODULO
         extended = highest + (delta if delta < _HALF else delta - SEQUENCE_MODULO)
         missing = self._missing
@@ -370,21 +383,21 @@ class FrameAssembler:
             self._highest = extended
             self._next_sequence = (sequence + 1) % SEQUENCE_MODULO
             self._unique += 1
-            return True
+            return _NEWEST
         if extended in missing:
             missing.discard(extended)
         elif extended <= highest - SEQUENCE_WINDOW:
             self.late += 1
-            return None
+            return _LATE
         elif extended < self._base:
             missing.update(range(extended + 1, self._base))
             self._base = extended
         else:
             self.duplicates += 1
-            return None
+            return _DUPLICATE
         self.reordered += 1
         self._unique += 1
-        return False
+        return _GAP
 
     def flush(self) -> None:
         """Give up every incomplete frame (at the end of a session)."""
