@@ -52,6 +52,7 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 32
 RAW_BODY_LIMIT = 256 * 1024
 AVAILABILITY_QOS = 1
+JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 CameraFactory = Callable[[CameraConfig], Camera]
 
@@ -418,7 +419,7 @@ class CameraWorker:
         files = [_file_json(ref) for ref in refs]
         self._publish_event("photo_taken", files=files)
         if refs:
-            self._new_photo(camera, refs[-1])
+            self._new_photo(camera, _newest_picture(refs))
         self._refresh_status(camera)
         self._publish_state()
         return {"files": files}
@@ -532,9 +533,10 @@ class CameraWorker:
         except CameraError as error:
             log.debug("Camera %s: listing new photos failed: %s", self.name, error)
             return
-        if refs and refs[-1].path != self._state.last_photo:
-            self._publish_event("photo_taken", files=[_file_json(refs[-1])], source="camera")
-            self._new_photo(camera, refs[-1])
+        newest = _newest_picture(refs) if refs else None
+        if newest is not None and newest.path != self._state.last_photo:
+            self._publish_event("photo_taken", files=[_file_json(newest)], source="camera")
+            self._new_photo(camera, newest)
             self._publish_state()
 
     def _new_photo(self, camera: Camera, ref: ImageRef) -> None:
@@ -600,6 +602,12 @@ def _file_json(ref: ImageRef) -> dict[str, Any]:
 
 def _age_key(ref: ImageRef) -> tuple[datetime, int, str]:
     return (ref.timestamp or datetime.min, ref.index or 0, ref.path)
+
+
+def _newest_picture(refs: list[ImageRef]) -> ImageRef:
+    """The last JPEG of a shot (a RAW+JPEG shot lists both), else the last file."""
+    pictures = [ref for ref in refs if ref.name.lower().endswith(JPEG_SUFFIXES)]
+    return (pictures or refs)[-1]
 
 
 def _already_downloaded(dest: Path, ref: ImageRef) -> bool:
