@@ -89,6 +89,17 @@ cameras:
             lambda m: json.loads(m.payload)["properties"].get("resolution") == option,
             after=mark,
         )
+        # A picture taken on the camera itself shows up at the next poll.
+        mark = recorder.mark()
+        serial_sim.state.take_picture()
+        event = recorder.wait_for(
+            f"{base}/olympus/event",
+            lambda m: json.loads(m.payload).get("source") == "camera",
+            after=mark,
+            timeout=WAIT,
+        )
+        assert json.loads(event.payload)["event"] == "photo_taken"
+        recorder.wait_for(f"{base}/olympus/last_photo", after=mark, timeout=WAIT)
     finally:
         service.stop()
         recorder.close()
