@@ -66,3 +66,16 @@ def test_cli_snapshot_and_frames(tmp_path: Path, capsys: pytest.CaptureFixture[s
 def test_cli_rejects_a_malformed_size() -> None:
     with pytest.raises(SystemExit):
         wifi_parser().parse_args(["liveview", "--snapshot", "x.jpg", "--size", "640x480"])
+
+
+def test_cli_without_a_stream_fails_with_a_one_line_hint(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from camera2mqtt.cameras.base import CameraTimeout
+
+    with wifi_sim.WifiSimulator(liveview=None) as sim:
+        target = tmp_path / "snap.jpg"
+        with pytest.raises(CameraTimeout, match="firewall"):
+            run(sim, "--snapshot", str(target), "--first-frame-timeout", "0.5")
+    assert not target.exists()
+    assert "Counters: frames ok 0" in capsys.readouterr().out
