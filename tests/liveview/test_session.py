@@ -196,3 +196,14 @@ def test_stop_is_quick_even_if_the_camera_keeps_streaming() -> None:
         assert live._thread is None
     finally:
         streamer.stop()
+
+
+def test_the_streamer_only_sends_to_loopback() -> None:
+    streamer = RtpStreamer()
+    with pytest.raises(ValueError, match="loopback"):
+        streamer.start(("192.168.0.10", 40000), "0640x0480")
+    with pytest.raises(ValueError, match="loopback"):
+        streamer.start(("camera.example", 40000), "0640x0480")
+    with pytest.raises(ValueError, match="0640x0480"):
+        streamer.start(("127.0.0.1", 40000), "640x480")
+    assert not streamer.running

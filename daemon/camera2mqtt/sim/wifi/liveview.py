@@ -261,7 +261,7 @@ class RtpStreamer:
         restarts if running."""
         width, height = parse_size(size or DEFAULT_SIZE)
         host, port = dest
-        if not self._allow_remote and not ipaddress.ip_address(host).is_loopback:
+        if not self._allow_remote and not _is_loopback(host):
             raise ValueError(
                 f"refusing to stream live view to {host}: the simulator only sends to loopback "
                 "addresses unless allow_remote is set"
@@ -403,6 +403,13 @@ class RtpStreamer:
         sock.sendto(data, dest)
         with self._lock:
             self._datagrams.append(record)
+
+
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a name, not an address
+        return host == "localhost"
 
 
 def _garbage(rng: random.Random) -> bytes:
