@@ -18,7 +18,6 @@ class StreamerControl:
         self.streamer = streamer
         self.default_size = default_size
         self.calls: list[tuple] = []
-        self.port_was_bound: bool | None = None
 
     def start_liveview(self, port: int, size: str | None = None) -> None:
         self.calls.append(("start", port, size))
