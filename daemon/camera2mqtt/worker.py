@@ -389,6 +389,17 @@ class CameraWorker:
         except ImageTooLarge as error:
             self._failed(command, str(error), reply=reply)
             return
+        except OSError as error:
+            if error.filename is None:
+                log.exception("Camera %s: %s failed", self.name, command.action)
+                message = f"{error.strerror or error}; see the log."
+            else:
+                message = (
+                    f"{error.strerror or error} ({error.filename}); check that download_dir "
+                    "is a folder the service may write to."
+                )
+            self._failed(command, message, reply=reply)
+            return
         except Exception as error:
             log.exception("Camera %s: %s failed", self.name, command.action)
             message = f"Internal error ({type(error).__name__}); see the log."

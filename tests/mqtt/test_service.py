@@ -291,3 +291,12 @@ def test_timelapse_and_sync_on_connect(broker, tmp_path: Path) -> None:
 )
 def test_next_target_skips_missed_slots(now: float, expected: float) -> None:
     assert next_target(0.0, 10.0, now) == expected
+
+
+def test_unwritable_download_dir_is_a_clear_error(stack: Stack, tmp_path: Path) -> None:
+    stack.command("cam", {"action": "shoot"})
+    (tmp_path / "photos").mkdir(exist_ok=True)
+    (tmp_path / "photos" / "cam").write_text("a file where the folder should be")
+    reply = stack.command("cam", {"action": "download"})
+    assert reply["status"] == "error"
+    assert "download_dir" in reply["error"]
