@@ -177,9 +177,9 @@ def echo_latency(port: int, count: int) -> list[float]:
     return samples
 
 
-def shoot_latency(port: int, wifi: TimedWifiSimulator, count: int) -> list[float]:
-    """Publish -> shutter request in milliseconds; each shot once the previous reply is back
-    (the reply is the last thing the daemon publishes for a shot)."""
+def shoot_latency(port: int, wifi: TimedWifiSimulator, count: int, gap: float = 0.0) -> list[float]:
+    """Publish -> shutter request in milliseconds; each shot ``gap`` seconds after the
+    previous reply is back (the reply is the last thing the daemon publishes for a shot)."""
     listener = Listener(port, (f"{BASE}/wifi/response",))
     sender = mqtt.Client(CallbackAPIVersion.VERSION2, client_id=f"bench-{uuid.uuid4().hex[:8]}")
     sender.connect("127.0.0.1", port, keepalive=60)
@@ -201,6 +201,7 @@ def shoot_latency(port: int, wifi: TimedWifiSimulator, count: int) -> list[float
             )
             if json.loads(reply)["status"] != "ok":
                 raise RuntimeError(f"shot {index} failed: {reply!r}")
+            time.sleep(gap)  # the pause between shots is what is being varied
     finally:
         sender.disconnect()
         sender.loop_stop()
@@ -268,6 +269,12 @@ def main() -> int:
     parser.add_argument("--idle-seconds", type=float, default=20.0)
     parser.add_argument("--model", default="e-m1-iii", choices=("e-m1-iii", "e-m10-iv"))
     parser.add_argument(
+        "--gap",
+        type=float,
+        default=0.0,
+        help="seconds between a reply and the next shot (default: %(default)s, back to back)",
+    )
+    parser.add_argument(
         "--poll-interval",
         type=float,
         default=10.0,
@@ -317,7 +324,7 @@ def main() -> int:
 
             print(f"{args.shots} reference echoes and {args.shots} shots ...", flush=True)
             echo = echo_latency(broker.port, args.shots)
-            shots = shoot_latency(broker.port, wifi, args.shots)
+            shots = shoot_latency(broker.port, wifi, args.shots, args.gap)
         finally:
             watcher.stop()
             daemon.terminate()
@@ -330,7 +337,8 @@ def main() -> int:
     shot_p50, shot_p99 = percentiles(shots)
     nodelay = "on" if args.tcp_nodelay else "off (mosquitto's default)"
     print()
-    print(f"shoot command -> camera shutter request: {args.model}, {args.shots} shots")
+    print(f"shoot command -> camera shutter request: {args.model}, {args.shots} shots, ", end="")
+    print(f"each {args.gap:g} s after the previous reply")
     print(f"  broker TCP_NODELAY {nodelay}")
     print(
         f"  daemon      p50 {shot_p50:7.2f} ms   p99 {shot_p99:7.2f} ms   max {max(shots):.2f} ms"
