@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 PARTIAL_PACKET_TIMEOUT_S = 1.0  # a half packet from the host older than this is dropped
 MAX_RESENDS = 10  # NAKs for one packet before the camera gives the transfer up
 PREVIEW_S = 0.05  # action 5 takes this long
+PREVIEW_NAME = "PREVIEW.JPG"  # register 79 of frame 0 on an empty card
 ERASE_ACTIONS = frozenset({0, 1, 7})
 FOLDER_NAME_WIDTH = 11  # folder names come back padded with blanks
 BYTES_PER_FRAME_ON_CARD = 400_000  # register 28 "memory left" = frames left * this
@@ -318,15 +319,19 @@ class CameraProtocol:
         return split_data(value, self.state.packet_size)
 
     def _current(self) -> tuple[str, bytes] | None:
-        """The frame register 4 points at (frame 0: the live preview, under the newest name)."""
+        """The frame register 4 points at (frame 0: the live preview, under the newest name).
+
+        Frame 0 answers in any folder (gphoto2 reads it after its folder test moved to the
+        root); numbered frames only in the image folder.
+        """
         state = self.state
-        if not state.in_image_folder:
-            return None
         if state.current_frame == 0:
             if state.preview is None:
                 state.take_preview()
-            newest = state.frames[-1][0] if state.frames else "PREVIEW.JPG"
+            newest = state.frames[-1][0] if state.frames else PREVIEW_NAME
             return newest, state.preview or b""
+        if not state.in_image_folder:
+            return None
         return state.frame(state.current_frame)
 
     def _set_int(self, command: Command) -> _Reply:

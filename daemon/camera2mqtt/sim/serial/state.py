@@ -160,6 +160,7 @@ class DeviceState:
         self.folder: tuple[str, ...] = profile.folders
         self.folder_choice = 0
         self._shots = len(self.frames)
+        self._previews = 0
         self._thumbnails: dict[tuple[str, int], bytes] = {}
 
     # -- frames ---------------------------------------------------------------------------------
@@ -190,9 +191,9 @@ class DeviceState:
         """Action 5: a small live-view JPEG, readable as frame 0."""
         with self.lock:
             width, height = self.profile.preview_size
-            self._shots += 1
+            self._previews += 1
             self.preview = make_jpeg(
-                width, height, f"live {self._shots}", seed=10_000 + self._shots, quality=60
+                width, height, f"live {self._previews}", seed=10_000 + self._previews, quality=60
             )
             return self.preview
 
