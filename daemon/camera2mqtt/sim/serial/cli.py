@@ -40,11 +40,15 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
         help="camera profile (default: %(default)s)",
     )
     parser.add_argument(
-        "--link", type=Path, help="make this path a symlink to the pty (removed on exit)"
+        "--link",
+        type=Path,
+        metavar="PATH",
+        help="make PATH a symlink to the pty (removed on exit)",
     )
     parser.add_argument(
         "--images",
         type=Path,
+        metavar="DIR",
         help="folder of JPEG files to serve as frames (default: generated pictures)",
     )
     parser.add_argument(
