@@ -36,6 +36,7 @@ class FakeWorld:
     calls: list[str] = field(default_factory=list)
     properties: dict[str, str] = field(default_factory=lambda: {"takemode": "P"})
     download_gate: threading.Event | None = None
+    download_started: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def record(self, call: str) -> None:
@@ -92,6 +93,7 @@ class FakeCamera(Camera):
 
         def chunks():
             yield PHOTO[:1000]
+            self.world.download_started.set()
             if gate is not None:
                 gate.wait(20)
             yield PHOTO[1000:]

@@ -228,11 +228,7 @@ def test_stop_abandons_a_download_and_publishes_offline(broker, tmp_path: Path) 
         running.command("cam", {"action": "shoot"})
         running.world.download_gate = threading.Event()
         running.recorder.publish(f"{running.base}/cam/set", b'{"action":"download"}')
-        deadline_calls = running.world.calls
-        for _ in range(200):
-            if any(call.startswith("download") for call in deadline_calls):
-                break
-            threading.Event().wait(0.05)
+        assert running.world.download_started.wait(30)
         running.service.stop(timeout=5)
         running.world.download_gate.set()
         running.recorder.wait_for(f"{running.base}/bridge/state", lambda m: m.payload == b"offline")
