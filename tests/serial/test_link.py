@@ -36,8 +36,24 @@ def test_noisy_line_still_gives_identical_files(seed: int, tmp_path: Path) -> No
         assert path.read_bytes() == sim.state.frames[2][1]
         assert camera.thumbnail(ref).startswith(b"\xff\xd8")
         assert camera.status().frames_taken == 3
+        assert camera.snapshot().startswith(b"\xff\xd8")
+        (new,) = camera.shoot()
+        assert (new.name, new.size) == (sim.state.frames[-1][0], len(sim.state.frames[-1][1]))
         assert camera._link is not None and camera._link.stats.failures > 0
     assert sim.protocol.naks_received > 0
+
+
+def test_empty_camera_with_folders(tmp_path: Path) -> None:
+    with (
+        SerialSimulator("c-2020z", images_dir=tmp_path, idle_reset_s=None) as sim,
+        SerialCamera(sim.slave_path) as camera,
+    ):
+        assert camera.list_images() == []
+        assert sim.state.in_image_folder
+        (ref,) = camera.shoot()
+        assert ref.index == 1
+        path = camera.download(ref, tmp_path / "out")
+        assert path.read_bytes() == sim.state.frames[0][1]
 
 
 def test_bad_checksum_is_answered_with_nak(

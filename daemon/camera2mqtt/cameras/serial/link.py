@@ -75,6 +75,9 @@ log = logging.getLogger(__name__)
 POLL_S = 0.02
 """How long one read of the port blocks; the link's own deadlines decide when to give up."""
 WRITE_TIMEOUT_S = 5.0
+CONFIRM_ERROR_RATE = 1e-5
+"""Above this estimated byte error rate a reply packet is taken only when two copies agree."""
+_MAX_COPIES = 6  # copies of one packet fetched for confirmation (cameras stop after 10 NAKs)
 _REINIT_LIMIT = 3  # gphoto2: "Camera refused 3 times to keep a connection open"
 _REINIT_BYTES = frozenset({Control.END, Control.SESSION_ERROR, Control.WRONG_SPEED})
 _REFUSAL_BYTES = frozenset({Control.DC1, Control.CAN})
@@ -143,6 +146,7 @@ class LinkStats:
     failures: int = 0  # packets answered with NAK
     commands_resent: int = 0
     reinits: int = 0
+    confirmations: int = 0  # good packets fetched again to compare two copies
 
     def byte_error_rate(self) -> float:
         """Estimated chance that one byte arrives damaged or not at all."""
@@ -492,6 +496,8 @@ class SerialLink:
         expected = 0
         delivered = 0
         failures = 0
+        held: bytes | None = None  # a copy of the current packet waiting for confirmation
+        copies = 0
         self._check_idle_reset()
         self._write(command)
         while True:
@@ -503,6 +509,16 @@ class SerialLink:
                 if answer.seq != expected & 0xFF:
                     self._write_control(Control.ACK)  # a repeat: our ACK got lost
                     continue
+                if held != answer.data and copies < _MAX_COPIES and self._must_confirm():
+                    # On a noisy line two damaged bytes can cancel out in the 16-bit sum;
+                    # take the packet only when two copies agree.
+                    held = answer.data
+                    copies += 1
+                    self.stats.confirmations += 1
+                    self._write_control(Control.NAK)
+                    continue
+                held = None
+                copies = 0
                 self._write_control(Control.ACK)
                 self.stats.packets += 1
                 self.stats.packet_bytes += len(answer.data) + HEADER_SIZE + TRAILER_SIZE
@@ -545,6 +561,9 @@ class SerialLink:
                 )
             log.debug("%s: packet %d unusable (%s); NAK", what, expected, answer)
             self._write_control(Control.NAK)
+
+    def _must_confirm(self) -> bool:
+        return self.stats.byte_error_rate() >= CONFIRM_ERROR_RATE
 
     def _wait_complete(self, what: str, timeout: float) -> None:
         answer = self._control(timeout)
