@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 32
 RAW_BODY_LIMIT = 256 * 1024
+PROGRESS_EVENT_INTERVAL = 1.0  # seconds between download_progress events of one file
 AVAILABILITY_QOS = 1
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 
@@ -457,7 +458,8 @@ class CameraWorker:
             wanted = [ref for ref in refs if not _already_downloaded(dest, ref)]
         files = []
         for ref in wanted:
-            path = camera.download(ref, dest, cancel=self._cancel)
+            progress = _ProgressEvents(self._publish_event, ref)
+            path = camera.download(ref, dest, progress=progress, cancel=self._cancel)
             self._state.counters.downloads += 1
             entry = {**_file_json(ref), "local_path": str(path)}
             files.append(entry)
@@ -587,6 +589,22 @@ class CameraWorker:
             self._lost()
         except (CameraError, ImageTooLarge) as error:
             log.debug("Camera %s: snapshot failed: %s", self.name, error)
+
+
+class _ProgressEvents:
+    """A download's progress as ``download_progress`` events, at most one per interval."""
+
+    def __init__(self, publish_event: Callable[..., None], ref: ImageRef) -> None:
+        self._publish_event = publish_event
+        self._path = ref.path
+        self._next = time.monotonic() + PROGRESS_EVENT_INTERVAL
+
+    def __call__(self, done: int, total: int) -> None:
+        now = time.monotonic()
+        if now < self._next or done >= total:
+            return
+        self._next = now + PROGRESS_EVENT_INTERVAL
+        self._publish_event("download_progress", path=self._path, bytes=done, total=total)
 
 
 _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = {

@@ -162,3 +162,23 @@ def test_power_off_marks_the_camera_offline(daemon: Client) -> None:
     daemon.recorder.wait_for(
         f"{daemon.base}/tg/availability", lambda m: m.payload == b"offline", after=mark
     )
+
+
+def test_slow_download_reports_progress(daemon: Client, wifi_sim) -> None:
+    reply = daemon.command({"action": "shoot"})
+    size = reply["result"]["files"][-1]["size"]
+    mark = daemon.recorder.mark()
+    wifi_sim.faults.throttle_bytes_per_s = max(1, size // 3)  # about three seconds
+    try:
+        reply = daemon.command({"action": "download", "which": "latest"})
+    finally:
+        wifi_sim.faults.throttle_bytes_per_s = None
+    assert reply["status"] == "ok", reply
+    events = [
+        json.loads(m.payload)
+        for m in daemon.recorder.messages[mark:]
+        if m.topic == f"{daemon.base}/tg/event"
+    ]
+    progress = [e for e in events if e["event"] == "download_progress"]
+    assert progress, events
+    assert all(0 < e["bytes"] < e["total"] == size for e in progress)
