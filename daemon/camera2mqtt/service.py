@@ -27,7 +27,14 @@ from camera2mqtt import sdnotify
 from camera2mqtt.cameras import open_camera
 from camera2mqtt.config import Config
 from camera2mqtt.mqtt.bridge import MqttBridge
-from camera2mqtt.mqtt.commands import CommandError, check_allowed, error_reply, parse_command
+from camera2mqtt.mqtt.commands import (
+    Action,
+    CommandError,
+    check_allowed,
+    error_reply,
+    ok_reply,
+    parse_command,
+)
 from camera2mqtt.mqtt.discovery import CameraDescription, discovery_payload, discovery_topic
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
 from camera2mqtt.worker import CameraFactory, CameraWorker
@@ -206,6 +213,11 @@ class Service:
                     action=command.action,
                 )
             check_allowed(command, worker.config.allow)
+            if command.action is Action.CANCEL:
+                # Not queued: it must reach the job that is running now.
+                result = {"cancelled": worker.cancel_current()}
+                self._control.put(_Publish(worker.topics.response, ok_reply(command, result)))
+                return
             if not worker.submit(command):
                 raise CommandError(
                     f"Camera {name} has too many jobs waiting; try again when it has finished.",

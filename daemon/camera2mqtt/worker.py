@@ -135,6 +135,7 @@ class CameraWorker:
         self._jobs: queue.Queue[object] = queue.Queue(maxsize=queue_size)
         self._stopping = threading.Event()
         self._cancel = threading.Event()
+        self._busy = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"camera-{config.name}", daemon=True)
         self._camera: Camera | None = None
         self._available: bool | None = None
@@ -175,6 +176,14 @@ class CameraWorker:
         except queue.Full:
             return False
         return True
+
+    def cancel_current(self) -> bool:
+        """Abandon the job running now (a download stops at its next chunk and leaves no
+        file); returns whether a job was running. Queued jobs still run."""
+        running = self._busy.is_set()
+        if running:
+            self._cancel.set()
+        return running
 
     def republish(self) -> None:
         """Ask the worker to publish availability, state and last photo again (after a
@@ -379,6 +388,16 @@ class CameraWorker:
 
     def _run_command(self, command: Command, *, reply: bool = True) -> None:
         """Run one job; ``reply`` False for the worker's own jobs (timelapse, sync)."""
+        self._cancel.clear()
+        if self._stopping.is_set():  # a stop that raced with the clear above
+            self._cancel.set()
+        self._busy.set()
+        try:
+            self._execute(command, reply=reply)
+        finally:
+            self._busy.clear()
+
+    def _execute(self, command: Command, *, reply: bool) -> None:
         handler = _HANDLERS[command.action]
         try:
             result = handler(self, command)
@@ -618,6 +637,8 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
     Action.POWER_OFF: CameraWorker._power_off,
     Action.ERASE: CameraWorker._erase,
     Action.RAW: CameraWorker._raw,
+    # The service answers cancel at once; one that reaches the queue has nothing to cancel.
+    Action.CANCEL: lambda worker, command: {"cancelled": False},
 }
 
 

@@ -296,3 +296,24 @@ def test_unwritable_download_dir_is_a_clear_error(stack: Stack, tmp_path: Path) 
     reply = stack.command("cam", {"action": "download"})
     assert reply["status"] == "error"
     assert "download_dir" in reply["error"]
+
+
+def test_cancel_stops_a_running_download(stack: Stack, tmp_path: Path) -> None:
+    stack.command("cam", {"action": "shoot"})
+    stack.world.download_gate = threading.Event()
+    mark = stack.recorder.mark()
+    stack.recorder.publish(f"{stack.base}/cam/set", b'{"action":"download","transaction":"d"}')
+    assert stack.world.download_started.wait(30)
+    reply = stack.command("cam", {"action": "cancel"})
+    assert reply["result"] == {"cancelled": True}
+    stack.world.download_gate.set()
+    download = stack.recorder.wait_for(
+        f"{stack.base}/cam/response",
+        lambda m: json.loads(m.payload)["transaction"] == "d",
+        after=mark,
+    )
+    assert "cancelled" in json.loads(download.payload)["error"]
+    assert not (tmp_path / "photos" / "cam" / "P0000001.JPG").exists()
+    assert stack.command("cam", {"action": "cancel"})["result"] == {"cancelled": False}
+    stack.world.download_gate = None
+    assert stack.command("cam", {"action": "download"})["status"] == "ok"

@@ -46,6 +46,7 @@ Transaction = str | int | None
 class Action(enum.StrEnum):
     SHOOT = "shoot"
     STATUS = "status"
+    CANCEL = "cancel"
     SNAPSHOT = "snapshot"
     DOWNLOAD = "download"
     SET_CLOCK = "set_clock"
@@ -88,6 +89,7 @@ ACTIONS: Mapping[Action, tuple[ParamSpec, ...]] = MappingProxyType(
     {
         Action.SHOOT: (),
         Action.STATUS: (),
+        Action.CANCEL: (),
         Action.SNAPSHOT: (),
         Action.DOWNLOAD: (ParamSpec("which", "text", choices=DOWNLOAD_CHOICES, default="latest"),),
         Action.SET_CLOCK: (ParamSpec("time", "time"),),
