@@ -140,3 +140,9 @@ def test_any_json_object_either_parses_or_raises_command_error(body: dict) -> No
         parse(body)
     except CommandError as error:
         assert str(error)
+
+
+def test_every_action_has_a_worker_handler() -> None:
+    from camera2mqtt.worker import _HANDLERS
+
+    assert set(_HANDLERS) == set(Action)
