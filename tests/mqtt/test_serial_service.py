@@ -78,7 +78,9 @@ cameras:
         assert components["select_resolution"]["options"]
         mark = recorder.mark()
         option = components["select_resolution"]["options"][-1]
-        command = components["select_resolution"]["command_template"].replace("{{ value }}", option)
+        command = components["select_resolution"]["command_template"].replace(
+            "{{ value | tojson }}", json.dumps(option)
+        )
         recorder.publish(f"{base}/olympus/set", command)
         reply = json.loads(
             recorder.wait_for(f"{base}/olympus/response", after=mark, timeout=WAIT).payload

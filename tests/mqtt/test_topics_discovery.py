@@ -96,7 +96,7 @@ def test_selects_from_property_allowed_values() -> None:
     components = render_device(describe(properties=props), Topics())["components"]
     take = components["select_takemode"]
     assert take["options"] == ["iAuto", "P", "A"]
-    rendered = take["command_template"].replace("{{ value }}", "A")
+    rendered = take["command_template"].replace("{{ value | tojson }}", '"A"')
     assert json.loads(rendered) == {"action": "set_property", "name": "takemode", "value": "A"}
     assert components["select_imagesize"]["name"] == "Resolution"
     assert "select_isospeedvalue" not in components

@@ -184,6 +184,13 @@ ENTITIES: tuple[EntitySpec, ...] = (
 )
 
 
+def _set_property_template(name: str) -> str:
+    """A Home Assistant template rendering a set_property command; ``tojson`` quotes the
+    chosen option safely (shutter speeds such as 60" contain a quote)."""
+    head = json.dumps({"action": "set_property", "name": name}, separators=(",", ":"))
+    return head[:-1] + ',"value":{{ value | tojson }}}'
+
+
 def _select_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
     for prop in camera.properties:
         label = SELECT_PROPERTIES.get(prop.name)
@@ -195,9 +202,7 @@ def _select_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
             label,
             lambda ctx, prop=prop: {
                 "command_topic": ctx.topics.set,
-                "command_template": (
-                    f'{{"action":"set_property","name":"{prop.name}","value":"{{{{ value }}}}"}}'
-                ),
+                "command_template": _set_property_template(prop.name),
                 "options": list(prop.allowed),
                 "state_topic": ctx.topics.state,
                 "value_template": f"{{{{ value_json.properties.{prop.name} }}}}",
