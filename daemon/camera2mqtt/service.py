@@ -100,6 +100,7 @@ class Service:
                 self.topics.camera(camera.name),
                 self.bridge,
                 camera_factory=camera_factory,
+                max_payload_bytes=config.mqtt.max_payload_bytes,
                 on_description=lambda description: self._control.put(_Rediscover(description)),
             )
             for camera in config.cameras

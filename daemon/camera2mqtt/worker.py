@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 
 QUEUE_SIZE = 32
 RAW_BODY_LIMIT = 256 * 1024
+DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
 PROGRESS_EVENT_INTERVAL = 1.0  # seconds between download_progress events of one file
 AVAILABILITY_QOS = 1
 JPEG_SUFFIXES = (".jpg", ".jpeg")
@@ -126,8 +127,10 @@ class CameraWorker:
         camera_factory: CameraFactory,
         on_description: Callable[[CameraDescription], None] | None = None,
         queue_size: int = QUEUE_SIZE,
+        max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
     ) -> None:
         self.config = config
+        self._max_payload_bytes = max_payload_bytes
         self.topics = topics
         self._publisher = publisher
         self._camera_factory = camera_factory
@@ -426,7 +429,7 @@ class CameraWorker:
             self._failed(command, message, reply=reply)
             return
         if reply:
-            self._reply(ok_reply(command, result))
+            self._reply(ok_reply(command, result), command)
 
     def _failed(self, command: Command, message: str, *, reply: bool) -> None:
         log.warning("Camera %s: %s failed: %s", self.name, command.action, message)
@@ -439,7 +442,14 @@ class CameraWorker:
         self._publish_event("error", action=str(command.action), error=message)
         self._publish_state()
 
-    def _reply(self, payload: bytes) -> None:
+    def _reply(self, payload: bytes, command: Command | None = None) -> None:
+        if command is not None and len(payload) > self._max_payload_bytes:
+            payload = error_reply(
+                f"The reply would be {len(payload)} bytes, more than mqtt.max_payload_bytes "
+                f"({self._max_payload_bytes}); ask for less (use download for files).",
+                transaction=command.transaction,
+                action=command.action,
+            )
         self._publisher.publish(self.topics.response, payload)
 
     def _shoot(self, command: Command) -> dict[str, Any]:

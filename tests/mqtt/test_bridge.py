@@ -95,3 +95,22 @@ def test_bad_credentials_are_not_logged(broker, caplog) -> None:
     finally:
         bridge.stop(timeout=5)
     assert "s3cret-value" not in caplog.text
+
+
+def test_payloads_over_the_configured_limit_are_not_sent(broker) -> None:
+    base = f"t{uuid.uuid4().hex[:8]}"
+    config = MqttConfig(
+        host="127.0.0.1", port=broker.port, client_id=f"{base}-b", max_payload_bytes=1024
+    )
+    bridge = MqttBridge(config, Topics(base))
+    recorder = Recorder(broker.port, (f"{base}/#",))
+    bridge.start()
+    try:
+        assert bridge.wait_connected(WAIT)
+        assert not bridge.publish(f"{base}/big", b"x" * 1025)
+        assert bridge.publish(f"{base}/small", b"x" * 1024)
+        recorder.wait_for(f"{base}/small")
+        assert not recorder.on(f"{base}/big")
+    finally:
+        bridge.stop(timeout=5)
+        recorder.close()

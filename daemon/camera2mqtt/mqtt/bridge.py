@@ -134,6 +134,10 @@ class MqttBridge:
         self._connected.clear()
 
     @property
+    def max_payload_bytes(self) -> int:
+        return self._config.max_payload_bytes
+
+    @property
     def connected(self) -> bool:
         return self._connected.is_set()
 
@@ -145,7 +149,17 @@ class MqttBridge:
     def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
     ) -> bool:
-        """Queue a message; returns False when it was dropped (not connected at QoS 0, full)."""
+        """Queue a message; returns False when it was dropped (not connected at QoS 0, full,
+        or larger than ``mqtt.max_payload_bytes``)."""
+        size = len(payload.encode() if isinstance(payload, str) else payload)
+        if size > self._config.max_payload_bytes:
+            log.error(
+                "Not publishing %d bytes to %s: more than mqtt.max_payload_bytes (%d).",
+                size,
+                topic,
+                self._config.max_payload_bytes,
+            )
+            return False
         try:
             info = self._client.publish(
                 topic, payload, qos=self._config.qos if qos is None else qos, retain=retain
