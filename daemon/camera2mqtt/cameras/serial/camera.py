@@ -349,12 +349,13 @@ class SerialCamera(Camera):
             self._shrink_packets = False
             smaller = [s for s in _PACKET_SIZES if s < self._packet_size]
             wanted = min(wanted, smaller[-1] if smaller else _PACKET_SIZES[0])
+        # Written before every transfer: a camera may forget it between sessions.
+        try:
+            link.set_int(Register.PACKET_SIZE, wanted)
+        except RegisterUnsupported:
+            self._packet_size_settable = False
+            return MAX_DATA
         if wanted != self._packet_size:
-            try:
-                link.set_int(Register.PACKET_SIZE, wanted)
-            except RegisterUnsupported:
-                self._packet_size_settable = False
-                return MAX_DATA
             log.debug("packet size now %d bytes", wanted)
             self._packet_size = wanted
         return self._packet_size
