@@ -499,6 +499,8 @@ class CameraWorker:
     def _set_clock(self, command: Command) -> dict[str, Any]:
         camera = self._connect()
         when = command.time or datetime.now()
+        if when.tzinfo is not None:  # cameras keep local time without a zone
+            when = when.astimezone().replace(tzinfo=None)
         camera.set_clock(when)
         return {"time": when.isoformat(timespec="seconds")}
 

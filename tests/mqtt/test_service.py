@@ -317,3 +317,12 @@ def test_cancel_stops_a_running_download(stack: Stack, tmp_path: Path) -> None:
     assert stack.command("cam", {"action": "cancel"})["result"] == {"cancelled": False}
     stack.world.download_gate = None
     assert stack.command("cam", {"action": "download"})["status"] == "ok"
+
+
+def test_set_clock_takes_local_or_zoned_time(stack: Stack) -> None:
+    reply = stack.command("cam", {"action": "set_clock", "time": "2024-05-01T12:30:00"})
+    assert reply["result"] == {"time": "2024-05-01T12:30:00"}
+    reply = stack.command("cam", {"action": "set_clock", "time": "2024-05-01T10:30:00+00:00"})
+    assert reply["status"] == "ok", reply
+    assert "+" not in reply["result"]["time"]
+    assert stack.world.calls.count("set_clock") == 2
