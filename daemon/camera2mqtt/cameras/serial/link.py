@@ -274,7 +274,9 @@ class SerialLink:
             return
         self._in_session = False
         try:
-            if self._speed != INIT_SPEED:
+            self._raw += self._read(block=False)
+            ended = bool(self._raw) and all(byte in _REINIT_BYTES for byte in self._raw)
+            if self._speed != INIT_SPEED and not ended:
                 self._discard_input()
                 self._write(encode_set_int(Register.SPEED, END_SESSION_SPEED_CODE, first=True))
                 answer = self._control(self._timeouts.ack)
