@@ -94,6 +94,17 @@ def test_idle_reset_initialises_again(tmp_path: Path) -> None:
         assert camera._link is not None and camera._link.stats.reinits == 1
 
 
+def test_many_idle_resets_over_a_long_session(tmp_path: Path) -> None:
+    with (
+        SerialSimulator("c-2020z", idle_reset_s=0.5) as sim,
+        SerialCamera(sim.slave_path) as camera,
+    ):
+        for resets in range(1, 6):
+            assert sim.wait_until(lambda n=resets: sim.protocol.idle_resets >= n, SLOW)
+            assert camera.frame_count() == 3
+        assert camera._link is not None and camera._link.stats.reinits >= 5
+
+
 def test_no_second_init_without_0xff(sim: SerialSimulator, camera: SerialCamera) -> None:
     """Some models stop talking after a second init: timeouts alone must not cause one."""
     sim.faults.missing_reply = True

@@ -244,6 +244,7 @@ class SerialLink:
         self._in_session = False
         self._speed = INIT_SPEED
         self._quiet = self._timeouts.quiet
+        self._reinits_in_a_row = 0  # re-inits without a good answer in between
         self.stats = LinkStats()
 
     @property
@@ -344,7 +345,8 @@ class SerialLink:
     def _reinit(self) -> None:
         """After a 0xff: the camera is back at 19200 waiting for an init byte."""
         self.stats.reinits += 1
-        if self.stats.reinits > _REINIT_LIMIT:
+        self._reinits_in_a_row += 1
+        if self._reinits_in_a_row > _REINIT_LIMIT:
             raise CameraUnreachable(
                 f"The camera on {self.port_name} keeps ending the session; check its "
                 "batteries and cable."
@@ -470,6 +472,7 @@ class SerialLink:
             self._write(command)
             answer = self._control(self._timeouts.ack)
             if answer == Control.ACK:
+                self._reinits_in_a_row = 0
                 return
             if answer in _REFUSAL_BYTES:
                 raise RegisterUnsupported(what)
@@ -531,6 +534,7 @@ class SerialLink:
                     continue
                 held = None
                 copies = 0
+                self._reinits_in_a_row = 0
                 self._write_control(Control.ACK)
                 self.stats.packets += 1
                 self.stats.packet_bytes += len(answer.data) + HEADER_SIZE + TRAILER_SIZE
