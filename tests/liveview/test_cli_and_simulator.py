@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from camera2mqtt import cli
+from camera2mqtt.cameras import wifi as wifi_driver
 from camera2mqtt.cameras.wifi.liveview import LiveView
 from camera2mqtt.cameras.wifi.liveview_cli import add_liveview_command
+from camera2mqtt.sim import wifi as wifi_sim
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
-
-wifi_sim = pytest.importorskip("camera2mqtt.sim.wifi")
-wifi_driver = pytest.importorskip("camera2mqtt.cameras.wifi")
 
 
 def wifi_parser() -> argparse.ArgumentParser:
@@ -47,6 +47,37 @@ def test_driver_snapshot_through_the_simulator() -> None:
     with Image.open(io.BytesIO(jpeg)) as image:
         assert image.size == (320, 240)
     assert not streamer.running
+
+
+@pytest.mark.parametrize("model", ["e-m1-iii", "e-m10-iv"])
+def test_camera_snapshot_is_a_frame_the_simulator_sent(model: str) -> None:
+    streamer = RtpStreamer(fps=30)
+    with wifi_sim.WifiSimulator(model, liveview=streamer) as sim:
+        camera = wifi_driver.WifiCamera("127.0.0.1", sim.port, timeout=5)
+        camera.connect()
+        try:
+            jpeg = camera.snapshot()
+        finally:
+            camera.close()
+        assert not sim.state.liveview_running
+    assert jpeg in streamer.sent_frames().values()
+
+
+def test_liveview_is_a_subcommand_of_camera2mqtt_wifi(tmp_path: Path) -> None:
+    streamer = RtpStreamer(fps=30)
+    with wifi_sim.WifiSimulator(liveview=streamer) as sim:
+        code = cli.main(
+            [
+                "wifi",
+                "--host",
+                f"127.0.0.1:{sim.port}",
+                "liveview",
+                "--snapshot",
+                str(tmp_path / "s.jpg"),
+            ]
+        )
+    assert code == 0
+    assert (tmp_path / "s.jpg").read_bytes() in streamer.sent_frames().values()
 
 
 def test_cli_snapshot_and_frames(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

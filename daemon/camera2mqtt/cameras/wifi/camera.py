@@ -48,6 +48,7 @@ from camera2mqtt.cameras.wifi.client import (
 )
 from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist, parse_xml
 from camera2mqtt.cameras.wifi.imglist import parse_imglist
+from camera2mqtt.cameras.wifi.liveview import LiveView
 from camera2mqtt.files import write_atomically
 
 __all__ = ["OPERATION_MODES", "WifiCamera"]
@@ -160,6 +161,8 @@ class WifiCamera(Camera):
                 capabilities.add(capability)
         if self._shoot_method() is not None:
             capabilities.add(Capability.SHOOT)
+        if self._commands.allows("exec_takemisc", (("com", "startliveview"),)):
+            capabilities.add(Capability.SNAPSHOT)
         if self._commands.oitrackversion:
             details["oitrackversion"] = self._commands.oitrackversion
         self._info = CameraInfo(
@@ -302,6 +305,12 @@ class WifiCamera(Camera):
         _check_take(reply)
 
     # -- live view ------------------------------------------------------------------------
+
+    def snapshot(self) -> bytes:
+        """One live-view JPEG: start the stream, keep the first good frame, stop it again."""
+        self.require(Capability.SNAPSHOT)
+        with LiveView(self, port=self.liveview_port, size=self.liveview_size) as live:
+            return live.snapshot()
 
     def start_liveview(self, port: int, size: str | None = None) -> None:
         """Rec mode at ``size`` (through play when the size changes), then stream to ``port``."""

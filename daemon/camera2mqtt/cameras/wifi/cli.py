@@ -17,6 +17,7 @@ from typing import Any, TextIO
 from camera2mqtt.cameras.base import ImageRef, InvalidCommand
 from camera2mqtt.cameras.wifi.camera import WifiCamera
 from camera2mqtt.cameras.wifi.client import DEFAULT_HOST, DEFAULT_PORT
+from camera2mqtt.cameras.wifi.liveview_cli import add_liveview_command
 from camera2mqtt.files import write_atomically
 
 __all__ = ["add_wifi_commands", "parse_host", "register"]
@@ -53,11 +54,8 @@ def register(commands: Any, simulators: Any) -> None:
 
 
 def add_extension_commands(wifi_subparsers: Any) -> None:
-    """Sub-commands that other modules add under ``camera2mqtt wifi``.
-
-    The live-view command is wired here by the lead:
-    ``camera2mqtt.cameras.wifi.liveview_cli.add_liveview_command(wifi_subparsers)``.
-    """
+    """Sub-commands that live in modules of their own (live view)."""
+    add_liveview_command(wifi_subparsers)
 
 
 def add_wifi_commands(sub: Any) -> None:

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from camera2mqtt.sim.wifi.liveview import RtpStreamer
 from camera2mqtt.sim.wifi.models import MODELS
 from camera2mqtt.sim.wifi.server import LOOPBACK, SimulatorError, WifiSimulator
 
@@ -90,7 +91,11 @@ def run(args: argparse.Namespace) -> int:
     }
     try:
         with WifiSimulator(
-            args.model, images_dir=args.images, host=args.host, port=args.port
+            args.model,
+            images_dir=args.images,
+            host=args.host,
+            port=args.port,
+            liveview=RtpStreamer(),
         ) as sim:
             print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)
             _serve(sim, stop, args.power_on_after)
