@@ -23,6 +23,7 @@ from camera2mqtt.files import write_atomically
 __all__ = ["register"]
 
 DEFAULT_TIMEOUT_S = LinkTimeouts().reply
+MAX_HEX_BYTES = 256  # longer register values are summarised, not dumped
 
 
 def register(commands: Any, simulators: Any) -> None:
@@ -202,7 +203,10 @@ def _get(args: argparse.Namespace) -> int:
     def work(camera: SerialCamera) -> int:
         if args.register.isdigit():
             value = camera.read_register(int(args.register), frame=args.frame)
-            print(value.hex(" ") if isinstance(value, bytes) else value)
+            if isinstance(value, bytes) and len(value) > MAX_HEX_BYTES:
+                print(f"{len(value)} bytes of data (use download or preview for pictures)")
+            else:
+                print(value.hex(" ") if isinstance(value, bytes) else value)
         else:
             prop = camera.get_property(args.register)
             allowed = f" (allowed: {', '.join(prop.allowed)})" if prop.allowed else ""
