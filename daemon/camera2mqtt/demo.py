@@ -172,8 +172,9 @@ class Demo:
     @staticmethod
     def _start_wifi(model: str, resources: contextlib.ExitStack) -> Any:
         from camera2mqtt.sim.wifi import WifiSimulator
+        from camera2mqtt.sim.wifi.liveview import RtpStreamer
 
-        simulator = WifiSimulator(model, port=0)
+        simulator = WifiSimulator(model, port=0, liveview=RtpStreamer())
         simulator.start()
         resources.callback(simulator.stop)
         return simulator
@@ -307,7 +308,8 @@ def instructions(info: DemoInfo, *, mosquitto_clients: bool, python: str = sys.e
         f"  {python} -c \"import paho.mqtt.publish as p; p.single('{base}/{WIFI_CAMERA}/set', "
         f"'{shell_quoted}', hostname='{host}', port={port})\"",
         "",
-        f"The serial camera answers the same commands on {base}/{SERIAL_CAMERA}/set.",
+        f"The serial camera answers the same commands on {base}/{SERIAL_CAMERA}/set;",
+        f'{{"action":"snapshot"}} publishes a live-view JPEG on {base}/<camera>/snapshot.',
         "Press Ctrl-C to stop; the demo removes everything it started.",
     ]
     return "\n".join(lines) + "\n"

@@ -69,8 +69,9 @@ def daemon_config_text(
 def wifi_sim(request: pytest.FixtureRequest) -> Iterator[Any]:
     """The simulated Wi-Fi camera; parametrize indirectly with a model name to change it."""
     from camera2mqtt.sim.wifi import WifiSimulator
+    from camera2mqtt.sim.wifi.liveview import RtpStreamer
 
-    simulator = WifiSimulator(getattr(request, "param", WIFI_MODEL))
+    simulator = WifiSimulator(getattr(request, "param", WIFI_MODEL), liveview=RtpStreamer())
     simulator.start()
     try:
         yield simulator

@@ -11,6 +11,8 @@ from tests.daemon.conftest import Stack
 
 REPLY_TIMEOUT = 45.0
 PROPERTY = "isospeedvalue"
+SNAPSHOT_MAX_BYTES = 200_000  # the config's default snapshot.max_bytes
+SNAPSHOT_SIZE = 640  # the config's default snapshot.size (longest side)
 
 
 def card_files(simulator) -> set[str]:
@@ -62,6 +64,18 @@ def test_an_e_m10_iv_without_shutter_mode_shoots_too(stack: Stack) -> None:
     assert reply["status"] == "ok", reply
     assert len(card_files(stack.wifi) - before) == 1
     assert any("starttake" in path for path in stack.wifi.requests.paths())
+
+
+@pytest.mark.parametrize("camera", ["wifi", "serial"])
+def test_a_snapshot_is_a_small_jpeg_on_the_snapshot_topic(stack: Stack, camera: str) -> None:
+    since = stack.probe.mark()
+    reply = stack.probe.request(stack.base, camera, {"action": "snapshot"}, timeout=REPLY_TIMEOUT)
+    assert reply["status"] == "ok", reply
+    snapshot = stack.probe.wait_topic(stack.topic(camera, "snapshot"), timeout=30, since=since)
+    assert 0 < len(snapshot.payload) <= SNAPSHOT_MAX_BYTES
+    with Image.open(io.BytesIO(snapshot.payload)) as image:
+        assert image.format == "JPEG"
+        assert max(image.size) <= SNAPSHOT_SIZE
 
 
 def test_set_property_changes_the_simulated_camera(stack: Stack) -> None:
