@@ -85,3 +85,12 @@ def test_packet_size_follows_the_line_quality() -> None:
     assert noisy.best_packet_size(sizes) == 128
     slightly = LinkStats(packets=1000, packet_bytes=1000 * 2054, failures=200)
     assert slightly.best_packet_size(sizes) in (512, 1024)
+
+
+def test_line_statistics_forget_old_noise() -> None:
+    stats = LinkStats(packets=700, packet_bytes=700 * 134, failures=300)
+    assert stats.byte_error_rate() > 1e-3
+    for _ in range(5000):
+        stats.record_packet(2054)
+    assert stats.byte_error_rate() < 1e-5
+    assert stats.best_packet_size((128, 2048)) == 2048

@@ -78,6 +78,7 @@ WRITE_TIMEOUT_S = 5.0
 CONFIRM_ERROR_RATE = 1e-5
 """Above this estimated byte error rate a reply packet is taken only when two copies agree."""
 _MAX_COPIES = 6  # copies of one packet fetched for confirmation (cameras stop after 10 NAKs)
+_STATS_WINDOW = 2000  # packets after which the line statistics are halved
 _SILENT_END = 2  # NAKs ignored in a row after a short packet: the reply was over
 _REINIT_LIMIT = 3  # gphoto2: "Camera refused 3 times to keep a connection open"
 _REINIT_BYTES = frozenset({Control.END, Control.SESSION_ERROR, Control.WRONG_SPEED})
@@ -148,6 +149,22 @@ class LinkStats:
     commands_resent: int = 0
     reinits: int = 0
     confirmations: int = 0  # good packets fetched again to compare two copies
+
+    def record_packet(self, wire_size: int) -> None:
+        self.packets += 1
+        self.packet_bytes += wire_size
+        self._age()
+
+    def record_failure(self) -> None:
+        self.failures += 1
+        self._age()
+
+    def _age(self) -> None:
+        """Halve the counts now and then, so the estimate follows a line that changes."""
+        if self.packets + self.failures > _STATS_WINDOW:
+            self.packets //= 2
+            self.packet_bytes //= 2
+            self.failures //= 2
 
     def byte_error_rate(self) -> float:
         """Estimated chance that one byte arrives damaged or not at all."""
@@ -536,8 +553,7 @@ class SerialLink:
                 copies = 0
                 self._reinits_in_a_row = 0
                 self._write_control(Control.ACK)
-                self.stats.packets += 1
-                self.stats.packet_bytes += len(answer.data) + HEADER_SIZE + TRAILER_SIZE
+                self.stats.record_packet(len(answer.data) + HEADER_SIZE + TRAILER_SIZE)
                 if (
                     total is not None
                     and expected == 0
@@ -583,7 +599,7 @@ class SerialLink:
                     log.info("%s: taking packet %d as the last one", what, expected - 1)
                     return
             failures += 1
-            self.stats.failures += 1
+            self.stats.record_failure()
             if failures > limit:
                 raise PacketRetriesExceeded(
                     f"Reading {what} from the camera on {self.port_name} failed {failures} "
