@@ -10,6 +10,7 @@ import pytest
 
 import serial
 from camera2mqtt.cameras.base import (
+    CameraError,
     Capability,
     InvalidCommand,
     NotAllowed,
@@ -226,3 +227,12 @@ def test_from_config_reads_the_serial_section(sim: SerialSimulator) -> None:
         assert isinstance(camera, SerialCamera)
         assert camera.line_speed == 57600
         assert sim.host_speed == 57600
+
+
+def test_download_refuses_a_stale_reference(sim: SerialSimulator, tmp_path: Path) -> None:
+    with SerialCamera(sim.slave_path, allow_erase=True) as camera:
+        first, second, _ = camera.list_images()
+        camera.erase(first)
+        with pytest.raises(CameraError, match="card changed"):
+            camera.download(second, tmp_path)  # frame 2 is now the third picture
+        assert list(tmp_path.iterdir()) == []

@@ -272,6 +272,12 @@ class SerialCamera(Camera):
         cancel: threading.Event | None = None,
     ) -> Path:
         frame = self._frame_of(ref)
+        current = self._filename(frame)
+        if current != ref.name:
+            raise CameraError(
+                f"Frame {frame} is now {current}, not {ref.name}: the card changed. List the "
+                "pictures again and retry."
+            )
         size = self._frame_int(frame, Register.IMAGE_SIZE)
         if size <= 0:
             size = ref.size
