@@ -82,7 +82,7 @@ def child_pids(pid: int) -> set[int]:
     return children
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_demo_starts_a_broker_answers_a_shoot_and_leaves_nothing(tmp_path: Path, sig) -> None:
     port = free_port()
     demo = DemoProcess(port, tmp_path)
