@@ -56,7 +56,7 @@ def test_yaml_syntax_error_is_one_line(tmp_path: Path) -> None:
     assert len([line for line in result.stderr.splitlines() if line.strip()]) == 1
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
 def test_a_signal_stops_the_daemon_cleanly_and_it_says_offline(stack_parts: Stack, sig) -> None:
     stack = stack_parts
     daemon = DaemonProcess(stack.config_path, stack.root / "daemon.log").start()
