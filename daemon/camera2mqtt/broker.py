@@ -46,6 +46,7 @@ DEFAULT_START_TIMEOUT = 10.0
 DEFAULT_STOP_TIMEOUT = 5.0
 MOSQUITTO_CANDIDATES = ("/usr/sbin/mosquitto", "/usr/local/sbin/mosquitto")
 LOG_TAIL_CHARS = 600
+CONSOLE_LOG = "console.log"
 _POLL_INTERVAL = 0.05
 _PR_SET_PDEATHSIG = 1
 
@@ -210,18 +211,20 @@ class MosquittoBroker:
             encoding="utf-8",
         )
         log_file.write_text("", encoding="utf-8")
-        self._process = subprocess.Popen(
-            [self._binary, "-c", str(config)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,
-        )
+        # What mosquitto says before it opens its log file (a bad config, a busy port).
+        with (self._workdir / CONSOLE_LOG).open("wb") as console:
+            self._process = subprocess.Popen(
+                [self._binary, "-c", str(config)],
+                stdin=subprocess.DEVNULL,
+                stdout=console,
+                stderr=subprocess.STDOUT,
+                preexec_fn=_die_with_parent,
+            )
         try:
             _wait_until_answering(self.host, self._port, self._start_timeout, lambda: self.running)
         except BrokerError as error:
             tail = self._log_tail()
-            self._terminate(DEFAULT_STOP_TIMEOUT)
+            self.stop()
             reason = (
                 "exited at once"
                 if str(error) == "stopped"
@@ -266,10 +269,10 @@ class MosquittoBroker:
     def _log_tail(self) -> str:
         if self._workdir is None:
             return ""
-        try:
-            text = (self._workdir / "mosquitto.log").read_text(encoding="utf-8", errors="replace")
-        except OSError:
-            return ""
+        text = ""
+        for name in (CONSOLE_LOG, "mosquitto.log"):
+            with contextlib.suppress(OSError):
+                text += (self._workdir / name).read_text(encoding="utf-8", errors="replace")
         return " ".join(text.split())[-LOG_TAIL_CHARS:]
 
     def __enter__(self) -> Self:

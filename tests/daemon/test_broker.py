@@ -83,3 +83,14 @@ def test_without_mosquitto_the_embedded_broker_is_used(monkeypatch) -> None:
     finally:
         started.stop()
     assert not broker_answers("127.0.0.1", started.port)
+
+
+def test_a_mosquitto_that_exits_at_once_is_reported_and_cleaned_up(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(broker_module.tempfile, "tempdir", None)
+    fake = tmp_path / "fake-mosquitto"
+    fake.write_text("#!/bin/sh\necho 'Error: something is wrong' >&2\nexit 3\n")
+    fake.chmod(0o755)
+    with pytest.raises(BrokerError, match="exited at once.*Error: something is wrong"):
+        MosquittoBroker(binary=str(fake), start_timeout=5).start()
+    assert [p.name for p in tmp_path.iterdir()] == ["fake-mosquitto"]
