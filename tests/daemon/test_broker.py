@@ -91,6 +91,6 @@ def test_a_mosquitto_that_exits_at_once_is_reported_and_cleaned_up(tmp_path, mon
     fake = tmp_path / "fake-mosquitto"
     fake.write_text("#!/bin/sh\necho 'Error: something is wrong' >&2\nexit 3\n")
     fake.chmod(0o755)
-    with pytest.raises(BrokerError, match="exited at once.*Error: something is wrong"):
+    with pytest.raises(BrokerError, match=r"exited at once.*Error: something is wrong"):
         MosquittoBroker(binary=str(fake), start_timeout=5).start()
     assert [p.name for p in tmp_path.iterdir()] == ["fake-mosquitto"]
