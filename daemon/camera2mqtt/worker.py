@@ -396,40 +396,36 @@ class CameraWorker:
             self._cancel.set()
         self._busy.set()
         try:
-            self._execute(command, reply=reply)
+            result, failure = self._execute(command)
         finally:
+            # Before the reply goes out: whoever reads the reply sees the worker idle.
             self._busy.clear()
+        if failure is not None:
+            self._failed(command, failure, reply=reply)
+        elif reply:
+            self._reply(ok_reply(command, result), command)
 
-    def _execute(self, command: Command, *, reply: bool) -> None:
+    def _execute(self, command: Command) -> tuple[dict[str, Any], str | None]:
+        """The job's result, or the one-sentence reason it failed."""
         handler = _HANDLERS[command.action]
         try:
-            result = handler(self, command)
-        except CameraError as error:
-            self._failed(command, str(error), reply=reply)
-            if isinstance(error, CameraUnreachable):
-                self._lost()
-            return
-        except ImageTooLarge as error:
-            self._failed(command, str(error), reply=reply)
-            return
+            return handler(self, command), None
+        except CameraUnreachable as error:
+            self._lost()
+            return {}, str(error)
+        except (CameraError, ImageTooLarge) as error:
+            return {}, str(error)
         except OSError as error:
             if error.filename is None:
                 log.exception("Camera %s: %s failed", self.name, command.action)
-                message = f"{error.strerror or error}; see the log."
-            else:
-                message = (
-                    f"{error.strerror or error} ({error.filename}); check that download_dir "
-                    "is a folder the service may write to."
-                )
-            self._failed(command, message, reply=reply)
-            return
+                return {}, f"{error.strerror or error}; see the log."
+            return {}, (
+                f"{error.strerror or error} ({error.filename}); check that download_dir "
+                "is a folder the service may write to."
+            )
         except Exception as error:
             log.exception("Camera %s: %s failed", self.name, command.action)
-            message = f"Internal error ({type(error).__name__}); see the log."
-            self._failed(command, message, reply=reply)
-            return
-        if reply:
-            self._reply(ok_reply(command, result), command)
+            return {}, f"Internal error ({type(error).__name__}); see the log."
 
     def _failed(self, command: Command, message: str, *, reply: bool) -> None:
         log.warning("Camera %s: %s failed: %s", self.name, command.action, message)

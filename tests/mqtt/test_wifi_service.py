@@ -21,8 +21,9 @@ WIFI_MODEL = "e-m1-iii"
 @pytest.fixture
 def wifi_sim() -> Iterator[object]:
     from camera2mqtt.sim.wifi import WifiSimulator
+    from camera2mqtt.sim.wifi.liveview import RtpStreamer
 
-    with WifiSimulator(WIFI_MODEL) as simulator:
+    with WifiSimulator(WIFI_MODEL, liveview=RtpStreamer()) as simulator:
         yield simulator
 
 
@@ -105,6 +106,7 @@ def test_discovery_has_take_mode_select(daemon: Client) -> None:
     message = daemon.recorder.wait_for(topic, lambda m: b"select_takemode" in m.payload)
     components = json.loads(message.payload)["components"]
     assert "P" in components["select_takemode"]["options"]
+    assert components["live_view"]["topic"] == f"{daemon.base}/tg/snapshot"
     reply = daemon.command({"action": "set_property", "name": "takemode", "value": "A"})
     assert reply["status"] == "ok", reply
     reply = daemon.command({"action": "get_property", "name": "takemode"})
@@ -114,8 +116,6 @@ def test_discovery_has_take_mode_select(daemon: Client) -> None:
 def test_snapshot_fits_limits(daemon: Client) -> None:
     mark = daemon.recorder.mark()
     reply = daemon.command({"action": "snapshot"})
-    if reply["status"] == "error" and "not supported" in reply["error"]:
-        pytest.skip(reply["error"])
     assert reply["status"] == "ok", reply
     message = daemon.recorder.wait_for(f"{daemon.base}/tg/snapshot", after=mark)
     assert len(message.payload) <= 30000
