@@ -207,7 +207,8 @@ def open_port(url: str) -> serial.SerialBase:
             parity=serial.PARITY_NONE,
             stopbits=serial.STOPBITS_ONE,
             timeout=POLL_S,
-            write_timeout=WRITE_TIMEOUT_S,
+            # pyserial's RFC 2217 client has no write timeout (its writes do not block).
+            write_timeout=None if url.startswith("rfc2217://") else WRITE_TIMEOUT_S,
             xonxoff=False,
             rtscts=False,
             dsrdtr=False,
