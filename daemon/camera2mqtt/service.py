@@ -22,6 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 from camera2mqtt import sdnotify
 from camera2mqtt.cameras import open_camera
@@ -39,11 +40,12 @@ from camera2mqtt.mqtt.discovery import CameraDescription, discovery_payload, dis
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
 from camera2mqtt.worker import CameraFactory, CameraWorker
 
-__all__ = ["DISCOVERY_STATE_FILE", "Service"]
+__all__ = ["DISCOVERY_STATE_FILE", "LEARNED_STATE_FILE", "Service"]
 
 log = logging.getLogger(__name__)
 
 DISCOVERY_STATE_FILE = "discovery.json"
+LEARNED_STATE_FILE = "cameras.json"  # what each camera offers, for restarts while it is away
 HA_BIRTH_MAX_DELAY = 3.0  # seconds; spread the load when many bridges answer HA's birth
 DISCOVERY_QOS = 1
 DEFAULT_STOP_TIMEOUT = 5.0
@@ -94,6 +96,9 @@ class Service:
             on_connect=lambda: self._control.put(_Connected()),
             on_message=self._route_message,
         )
+        self._learned_path = Path(config.state_dir) / LEARNED_STATE_FILE
+        learned = _load_json(self._learned_path, "cameras")
+        self._learned: dict[str, Any] = learned if isinstance(learned, dict) else {}
         self.workers = {
             camera.name: CameraWorker(
                 camera,
@@ -101,6 +106,7 @@ class Service:
                 self.bridge,
                 camera_factory=camera_factory,
                 max_payload_bytes=config.mqtt.max_payload_bytes,
+                learned=self._learned.get(camera.name),
                 on_description=lambda description: self._control.put(_Rediscover(description)),
             )
             for camera in config.cameras
@@ -260,8 +266,18 @@ class Service:
             self.bridge.publish(item.topic, item.payload)
         elif isinstance(item, _Connected):
             self._announce()
-        elif isinstance(item, _Rediscover) and self.config.mqtt.discovery and self.bridge.connected:
-            self._publish_discovery(item.description)
+        elif isinstance(item, _Rediscover):
+            self._remember(item.description)
+            if self.config.mqtt.discovery and self.bridge.connected:
+                self._publish_discovery(item.description)
+
+    def _remember(self, description: CameraDescription) -> None:
+        learned = description.learned()
+        if learned is None or self._learned.get(description.name) == learned:
+            return
+        self._learned[description.name] = learned
+        current = {name: self._learned[name] for name in self.workers if name in self._learned}
+        _save_json(self._learned_path, {"cameras": current})
 
     def _announce(self) -> None:
         """Discovery for every camera, clearing removed ones, then the current states."""
@@ -292,38 +308,44 @@ class Service:
             log.info("Removing the Home Assistant device of a removed camera: %s", topic)
             self.bridge.publish(topic, b"", retain=True, qos=DISCOVERY_QOS)
         if previous != current:
-            _save_topics(path, current)
+            _save_json(path, {"discovery_topics": sorted(current)})
 
 
-def _load_topics(path: Path) -> set[str]:
+def _load_json(path: Path, key: str) -> Any:
+    """``data[key]`` of one of our small JSON files in state_dir; {} when missing or bad."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        return set()
+        return {}
     except (OSError, ValueError) as error:
         log.warning("Ignoring %s: %s", path, error)
-        return set()
-    topics = data.get("discovery_topics") if isinstance(data, dict) else None
-    if not isinstance(topics, list):
-        return set()
+        return {}
+    value = data.get(key) if isinstance(data, dict) else None
+    return value if isinstance(value, dict | list) else {}
+
+
+def _load_topics(path: Path) -> set[str]:
+    topics = _load_json(path, "discovery_topics")
     return {topic for topic in topics if isinstance(topic, str) and topic.endswith("/config")}
 
 
-def _save_topics(path: Path, topics: set[str]) -> None:
-    text = json.dumps({"discovery_topics": sorted(topics)}, indent=1)
+def _save_json(path: Path, data: dict[str, Any]) -> None:
+    """Write ``data`` atomically (temp file and rename in the same folder)."""
+    handle = None
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=".discovery-", delete=False, encoding="utf-8"
+            "w", dir=path.parent, prefix=f".{path.stem}-", delete=False, encoding="utf-8"
         ) as handle:
-            handle.write(text)
+            json.dump(data, handle, indent=1, sort_keys=True)
         os.replace(handle.name, path)
     except OSError as error:
         log.warning(
-            "Could not remember the published cameras in %s (%s); removed cameras may "
-            "stay in Home Assistant. Check that state_dir is writable.",
+            "Could not save %s (%s); check that state_dir is writable. Until then removed "
+            "cameras may stay in Home Assistant.",
             path,
             error,
         )
-        with contextlib.suppress(OSError, UnboundLocalError):
-            os.unlink(handle.name)
+        if handle is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(handle.name)

@@ -128,6 +128,7 @@ class CameraWorker:
         on_description: Callable[[CameraDescription], None] | None = None,
         queue_size: int = QUEUE_SIZE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
+        learned: object = None,
     ) -> None:
         self.config = config
         self._max_payload_bytes = max_payload_bytes
@@ -152,7 +153,7 @@ class CameraWorker:
             self._wall_clock.every().day.at(when).do(self._request_sync)
         self._description = CameraDescription(
             name=config.name, kind=config.type, allow_power_off=config.allow.power_off
-        )
+        ).with_learned(learned)
 
     # -- called from other threads ---------------------------------------------------------
 

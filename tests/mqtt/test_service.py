@@ -15,7 +15,7 @@ from PIL import Image
 
 from camera2mqtt.cameras.base import ImageRef
 from camera2mqtt.config import parse_config
-from camera2mqtt.service import DISCOVERY_STATE_FILE, Service
+from camera2mqtt.service import DISCOVERY_STATE_FILE, LEARNED_STATE_FILE, Service
 from camera2mqtt.worker import next_target
 from tests.mqtt.fake_camera import PHOTO, FakeWorld
 from tests.mqtt.recorder import Recorder
@@ -326,3 +326,32 @@ def test_set_clock_takes_local_or_zoned_time(stack: Stack) -> None:
     assert reply["status"] == "ok", reply
     assert "+" not in reply["result"]["time"]
     assert stack.world.calls.count("set_clock") == 2
+
+
+def test_a_restart_while_the_camera_is_away_keeps_its_entities(broker, tmp_path: Path) -> None:
+    first = start_stack(broker, tmp_path)
+    topic = f"{first.base}-ha/device/{first.base}_cam/config"
+    try:
+        first.recorder.wait_for(topic, lambda m: b"select_takemode" in m.payload)
+        first.recorder.wait_for(f"{first.base}/cam/availability", lambda m: m.payload == b"online")
+    finally:
+        first.service.stop()
+        first.recorder.close()
+    assert (tmp_path / "state" / LEARNED_STATE_FILE).exists()
+    config = parse_config(config_text(broker.port, first.base, tmp_path))
+    away = FakeWorld(present=False)
+    recorder = Recorder(broker.port)
+    service = Service(config, camera_factory=away.factory)
+    mark = recorder.mark()
+    service.start()
+    try:
+        recorder.wait_for(
+            f"{first.base}/cam/availability", lambda m: m.payload == b"offline", after=mark
+        )
+        message = recorder.wait_for(topic, after=mark)
+        components = json.loads(message.payload)["components"]
+        assert {"select_takemode", "live_view", "set_clock"} <= set(components)
+        assert json.loads(message.payload)["device"]["model"] == "FAKE-1"
+    finally:
+        service.stop()
+        recorder.close()

@@ -117,3 +117,14 @@ def test_fit_jpeg_rejects_garbage_and_impossible_limits() -> None:
         fit_jpeg(b"nope", 320, 10_000)
     with pytest.raises(ImageTooLarge):
         fit_jpeg(make_jpeg(64, 64, "x"), 64, 10)
+
+
+def test_learned_round_trip_and_bad_data() -> None:
+    props = (Property("takemode", "", ("P", "A"), writable=True),)
+    known = describe(properties=props)
+    blank = describe(info=None)
+    restored = blank.with_learned(json.loads(json.dumps(known.learned())))
+    assert render_device(restored, Topics()) == render_device(known, Topics())
+    assert blank.learned() is None
+    for bad in (None, [], {"model": "x"}, {**known.learned(), "capabilities": ["fly"]}):
+        assert blank.with_learned(bad) == blank

@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from camera2mqtt import __version__
@@ -61,6 +61,47 @@ class CameraDescription:
 
     def can(self, capability: Capability) -> bool:
         return self.info is not None and capability in self.info.capabilities
+
+    def learned(self) -> dict[str, Any] | None:
+        """What was learned from the camera, as JSON data (None before it was reached), so
+        that a restarted daemon offers the same entities while the camera is away."""
+        if self.info is None:
+            return None
+        return {
+            "model": self.info.model,
+            "manufacturer": self.info.manufacturer,
+            "firmware": self.info.firmware,
+            "serial_number": self.info.serial_number,
+            "capabilities": sorted(self.info.capabilities),
+            "properties": [
+                {"name": prop.name, "allowed": list(prop.allowed), "writable": prop.writable}
+                for prop in self.properties
+            ],
+        }
+
+    def with_learned(self, data: object) -> CameraDescription:
+        """This description completed from :meth:`learned` data; unchanged if it is unusable."""
+        try:
+            assert isinstance(data, dict)
+            info = CameraInfo(
+                model=str(data["model"]),
+                manufacturer=str(data["manufacturer"]),
+                firmware=str(data["firmware"]),
+                serial_number=str(data["serial_number"]),
+                capabilities=frozenset(Capability(c) for c in data["capabilities"]),
+            )
+            properties = tuple(
+                Property(
+                    str(item["name"]),
+                    "",
+                    tuple(str(value) for value in item["allowed"]),
+                    bool(item["writable"]),
+                )
+                for item in data["properties"]
+            )
+        except (AssertionError, KeyError, TypeError, ValueError):
+            return self
+        return replace(self, info=info, properties=properties)
 
 
 @dataclass(frozen=True, slots=True)
