@@ -155,13 +155,22 @@ def test_availability_follows_the_camera(daemon: Client, wifi_sim) -> None:
     assert daemon.command({"action": "shoot"})["status"] == "ok"
 
 
-def test_power_off_marks_the_camera_offline(daemon: Client) -> None:
+def test_power_off_then_on_again(daemon: Client, wifi_sim) -> None:
     mark = daemon.recorder.mark()
     reply = daemon.command({"action": "power_off"})
     assert reply["status"] == "ok", reply
     daemon.recorder.wait_for(
         f"{daemon.base}/tg/availability", lambda m: m.payload == b"offline", after=mark
     )
+    mark = daemon.recorder.mark()
+    wifi_sim.power_on()
+    daemon.recorder.wait_for(
+        f"{daemon.base}/tg/availability",
+        lambda m: m.payload == b"online",
+        after=mark,
+        timeout=60,
+    )
+    assert daemon.command({"action": "shoot"})["status"] == "ok"
 
 
 def test_slow_download_reports_progress(daemon: Client, wifi_sim) -> None:
