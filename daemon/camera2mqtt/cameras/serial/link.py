@@ -78,6 +78,11 @@ WRITE_TIMEOUT_S = 5.0
 CONFIRM_ERROR_RATE = 1e-5
 """Above this estimated byte error rate a reply packet is taken only when two copies agree."""
 _MAX_COPIES = 6  # copies of one packet fetched for confirmation (cameras stop after 10 NAKs)
+_PAUSE_FACTOR = 4  # silence of this many "longest pauses" ends a packet
+_PAUSE_DECAY = 0.98  # per good packet, so one long stall is forgotten after a while
+_QUIET_CAP_S = 0.5
+_MIN_FAILURES = 2  # before the line counts as noisy
+_MIN_ATTEMPTS = 10
 _STATS_WINDOW = 2000  # packets after which the line statistics are halved
 _SILENT_END = 2  # NAKs ignored in a row after a short packet: the reply was over
 _REINIT_LIMIT = 3  # gphoto2: "Camera refused 3 times to keep a connection open"
@@ -169,7 +174,8 @@ class LinkStats:
     def byte_error_rate(self) -> float:
         """Estimated chance that one byte arrives damaged or not at all."""
         attempts = self.packets + self.failures
-        if self.failures == 0 or attempts < 3 or self.packets == 0:
+        # One failure proves little (a busy host can cut a packet short); wait for more.
+        if self.failures < _MIN_FAILURES or attempts < _MIN_ATTEMPTS or self.packets == 0:
             return 0.0
         mean_size = self.packet_bytes / self.packets
         failed_share = min(self.failures / attempts, 0.99)
@@ -263,6 +269,7 @@ class SerialLink:
         self._speed = INIT_SPEED
         self._quiet = self._timeouts.quiet
         self._reinits_in_a_row = 0  # re-inits without a good answer in between
+        self._pause = 0.0  # longest pause seen inside a good packet lately
         self.stats = LinkStats()
 
     @property
@@ -676,9 +683,13 @@ class SerialLink:
         deadline = time.monotonic() + max(timeout, 0.0)
         # A camera that keeps sending noise must not hold us forever either.
         give_up = deadline + 2 * (MAX_DATA + HEADER_SIZE + TRAILER_SIZE) * 10 / self._speed + 5
+        longest_pause = 0.0  # between two pieces of this packet
         while True:
             found, incomplete = self._find_packet(wanted)
             if isinstance(found, Packet):
+                # Learn how long the sender pauses inside a packet (USB adapters, a busy
+                # host), so that a pause is not taken for the end of a short packet.
+                self._pause = max(self._pause * _PAUSE_DECAY, longest_pause)
                 return found
             raw = self._raw
             if found is _GARBLED:
@@ -696,7 +707,9 @@ class SerialLink:
                 return _GARBLED
             if raw:
                 # Wait for the rest; a line quiet for a moment will send no more of it.
-                if self._fill(time.monotonic() + self._quiet):
+                waiting_since = time.monotonic()
+                if self._fill(waiting_since + self._quiet_time()):
+                    longest_pause = max(longest_pause, time.monotonic() - waiting_since)
                     continue
                 found, incomplete = self._find_packet(wanted, final=True)
                 if isinstance(found, Packet):
@@ -708,6 +721,10 @@ class SerialLink:
                 return _GARBLED
             if not self._fill(deadline):
                 return None
+
+    def _quiet_time(self) -> float:
+        """Silence that means a packet will not grow any more."""
+        return min(_QUIET_CAP_S, max(self._quiet, _PAUSE_FACTOR * self._pause))
 
     def _find_packet(
         self, wanted: Mapping[int, int | None], *, final: bool = False
