@@ -27,8 +27,12 @@ PHOTOPC_TIMEOUT_S = 600
 
 def time_ours(
     sim: SerialSimulator, frame: int, speed: int, out_dir: Path
-) -> tuple[float, float, int]:
-    """(whole session, download alone, bytes): the session is what photopc's run does."""
+) -> tuple[float, float, int, str]:
+    """(whole session, download alone, bytes, link counters).
+
+    The session is what photopc's run does too: open, init, speed change, frame
+    information, download, end of session.
+    """
     started = time.perf_counter()
     camera = SerialCamera(sim.slave_path, speed=speed)
     camera.connect()
@@ -37,13 +41,20 @@ def time_ours(
         download_started = time.perf_counter()
         path = camera.download(ref, out_dir)
         download = time.perf_counter() - download_started
+        stats = camera._link.stats if camera._link is not None else None
+        counters = (
+            f"{stats.packets} packets taken, {stats.failures} NAKed, "
+            f"{stats.confirmations} fetched twice"
+            if stats is not None
+            else "-"
+        )
     finally:
         camera.close()
     session = time.perf_counter() - started
     expected = sim.state.frames[frame - 1][1]
     if path.read_bytes() != expected:
         sys.exit("our download differs from the simulator's frame")
-    return session, download, len(expected)
+    return session, download, len(expected), counters
 
 
 def time_photopc(sim: SerialSimulator, frame: int, speed: int, out_dir: Path) -> float:
@@ -71,7 +82,7 @@ def main() -> int:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as temp, SerialSimulator(pace=True) as sim:
         out = Path(temp)
-        ours, download, size = time_ours(sim, args.frame, args.speed, out)
+        ours, download, size, counters = time_ours(sim, args.frame, args.speed, out)
         theirs = time_photopc(sim, args.frame, args.speed, out)
     line = size * BITS_PER_BYTE / args.speed
     print(f"frame {args.frame}: {size} bytes at {args.speed} baud (line time {line:.2f} s)")
@@ -79,6 +90,7 @@ def main() -> int:
     print(f"  ours:    {ours:7.2f} s  ({line / ours:6.1%} of the line rate)")
     print(f"  photopc: {theirs:7.2f} s  ({line / theirs:6.1%} of the line rate)")
     print(f"  ratio ours/photopc: {ours / theirs:.3f}   (target <= 1.0)")
+    print(f"our link: {counters}")
     print(
         f"our download alone: {download:.2f} s  ({line / download:.1%} of the line rate, "
         "target >= 90 %)"
