@@ -91,7 +91,6 @@ _REFUSAL_BYTES = frozenset({Control.DC1, Control.CAN})
 _CONTROL_VALUES = frozenset(int(c) for c in Control)
 _DATA_TYPES = (PacketType.DATA_MORE, PacketType.DATA_LAST)
 _INT_REPLY_SIZE = 4
-_INIT_SKIP = frozenset({Control.NUL, Control.END})
 
 
 class RegisterUnsupported(CommandRejected):
@@ -132,7 +131,8 @@ class LinkTimeouts:
     ack: float = 2.0  # ACK after a command
     reply: float = 3.0  # first packet of a reply
     next_packet: float = 1.0  # next packet after our ACK
-    quiet: float = 0.02  # silence that ends a burst we could not use, before we NAK
+    quiet: float = 0.02  # least silence that ends an unusable burst before we NAK (it grows
+    # with the pauses seen inside good packets, up to 0.5 s)
     action: float = 20.0  # ENQ after an action (gphoto2 allows 20 s for a capture)
     speed_settle: float = 0.01  # pause after switching the port's speed
     retries: int = 3  # resends of one command
