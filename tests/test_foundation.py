@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from camera2mqtt import cli
 from camera2mqtt.cameras.base import ImageRef, TransferError, UnsafeFilename
 from camera2mqtt.cli import main
 from camera2mqtt.files import TEMP_PREFIX, write_atomically
@@ -64,3 +65,22 @@ def test_cli_version(capsys: pytest.CaptureFixture[str]) -> None:
         main(["--version"])
     assert exit_info.value.code == 0
     assert "camera2mqtt" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "modules"),
+    [
+        (["run", "--config", "x.yaml"], ["camera2mqtt.service_cli"]),
+        (["--log-level", "DEBUG", "wifi", "--host", "h", "info"], ["camera2mqtt.cameras.wifi.cli"]),
+        (["simulate", "serial", "--model", "c-2020z"], ["camera2mqtt.sim.serial.cli"]),
+    ],
+)
+def test_only_the_chosen_command_is_imported(argv: list[str], modules: list[str]) -> None:
+    assert cli._modules_for(argv) == modules
+
+
+def test_help_and_unknown_commands_load_every_command() -> None:
+    everything = [*cli.COMMAND_MODULES.values(), *cli.SIMULATOR_MODULES.values()]
+    assert cli._modules_for(["--help"]) == everything
+    assert cli._modules_for(["nonsense"]) == everything
+    assert cli._modules_for(["simulate", "--help"]) == everything

@@ -23,21 +23,28 @@ __all__ = ["EXIT_FAILURE", "EXIT_INTERRUPTED", "build_parser", "main"]
 EXIT_FAILURE = 1
 EXIT_INTERRUPTED = 130
 
-# Modules with a register(commands, simulators) function, in the order of `--help`.
-COMMAND_MODULES = (
-    "camera2mqtt.config_cli",
-    "camera2mqtt.service_cli",
-    "camera2mqtt.cameras.wifi.cli",
-    "camera2mqtt.cameras.serial.cli",
-    "camera2mqtt.sim.wifi.cli",
-    "camera2mqtt.sim.serial.cli",
-    "camera2mqtt.demo_cli",
-)
+# The module that registers each command (with its register(commands, simulators)), in the
+# order of `--help`. Only the module of the command being run is imported, so that the
+# daemon does not carry the simulators' and the demo's imports in memory.
+COMMAND_MODULES = {
+    "check-config": "camera2mqtt.config_cli",
+    "run": "camera2mqtt.service_cli",
+    "wifi": "camera2mqtt.cameras.wifi.cli",
+    "serial": "camera2mqtt.cameras.serial.cli",
+    "demo": "camera2mqtt.demo_cli",
+}
+SIMULATOR_MODULES = {
+    "wifi": "camera2mqtt.sim.wifi.cli",
+    "serial": "camera2mqtt.sim.serial.cli",
+}
+_OPTIONS_WITH_VALUE = frozenset({"--log-level"})
 
 log = logging.getLogger(__name__)
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for ``argv``: with only the chosen command's module loaded when ``argv``
+    names one, with every command otherwise (for ``--help`` and usage errors)."""
     parser = argparse.ArgumentParser(
         prog="camera2mqtt",
         description="Olympus Wi-Fi and photopc/Sierra serial cameras on an MQTT bus.",
@@ -54,13 +61,41 @@ def build_parser() -> argparse.ArgumentParser:
         "simulate", help="run a simulated camera that speaks the real wire protocol"
     )
     simulators = simulate.add_subparsers(dest="simulator", required=True, metavar="KIND")
-    for name in COMMAND_MODULES:
+    for name in _modules_for(argv):
         importlib.import_module(name).register(commands, simulators)
     return parser
 
 
+def _modules_for(argv: Sequence[str] | None) -> list[str]:
+    words = _positional_words(argv if argv is not None else sys.argv[1:])
+    command = words[0] if words else None
+    if command in COMMAND_MODULES:
+        return [COMMAND_MODULES[command]]
+    if command == "simulate" and len(words) > 1 and words[1] in SIMULATOR_MODULES:
+        return [SIMULATOR_MODULES[words[1]]]
+    return [*COMMAND_MODULES.values(), *SIMULATOR_MODULES.values()]
+
+
+def _positional_words(argv: Sequence[str]) -> list[str]:
+    """The leading words of ``argv`` that are not top-level options or their values."""
+    words: list[str] = []
+    skip_value = False
+    for word in argv:
+        if skip_value:
+            skip_value = False
+        elif word in _OPTIONS_WITH_VALUE:
+            skip_value = True
+        elif not word.startswith("-"):
+            words.append(word)
+            if len(words) == 2:
+                break
+        elif words:
+            break
+    return words
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     configure_logging(args.log_level)
     try:

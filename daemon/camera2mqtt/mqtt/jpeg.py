@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 
-from PIL import Image, UnidentifiedImageError
-
 from camera2mqtt.errors import Camera2MqttError
 
 __all__ = ["ImageTooLarge", "fit_jpeg"]
@@ -22,6 +20,9 @@ class ImageTooLarge(Camera2MqttError):
 def fit_jpeg(data: bytes, size: int | tuple[int, int], max_bytes: int) -> bytes:
     """``data`` scaled to fit ``size`` (longest side, or a width x height box) and re-encoded
     with lower quality, then smaller dimensions, until it is at most ``max_bytes`` long."""
+    # Pillow is imported on first use: an idle daemon without snapshots never needs it.
+    from PIL import Image, UnidentifiedImageError
+
     box = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     try:
         with Image.open(io.BytesIO(data)) as opened:
