@@ -7,8 +7,8 @@ from datetime import datetime
 from pathlib import Path
 
 import pytest
-
 import serial
+
 from camera2mqtt.cameras.base import (
     CameraError,
     Capability,

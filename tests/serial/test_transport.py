@@ -12,9 +12,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import serial
 import serial.rfc2217
 
-import serial
 from camera2mqtt.cameras.serial import SerialCamera
 from camera2mqtt.sim.serial import SerialSimulator
 

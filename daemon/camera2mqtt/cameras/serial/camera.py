@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, TypeVar
 
 import serial
+
 from camera2mqtt.cameras.base import (
     Camera,
     CameraError,

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 
 import serial
+
 from camera2mqtt.cameras.base import (
     CameraBusy,
     CameraTimeout,
