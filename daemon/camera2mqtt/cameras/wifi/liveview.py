@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import collections
 import contextlib
-import functools
 import logging
 import socket
 import struct
@@ -34,6 +33,7 @@ from camera2mqtt.cameras.wifi.rtp import (
     decode_frame_info,
     parse_packet,
 )
+from camera2mqtt.cameras.wifi.udp import datagram_source
 
 __all__ = [
     "DEFAULT_FIRST_FRAME_TIMEOUT",
@@ -513,7 +513,7 @@ def pump(
     frame arrives. Returns as well when the socket is closed under it after ``stop`` was set.
     """
     try:
-        assembler.consume(functools.partial(sock.recv, MAX_DATAGRAM), deliver, stop=stop)
+        assembler.consume(datagram_source(sock, MAX_DATAGRAM), deliver, stop=stop)
     except OSError:
         if not stop.is_set():
             raise
