@@ -23,10 +23,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from types import TracebackType
-from typing import Protocol, Self
+from typing import Protocol
 
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.lifecycle import StartStop
 
 __all__ = [
     "BrokerError",
@@ -149,7 +149,7 @@ def _wait_until_answering(
     raise BrokerError("timeout")
 
 
-class MosquittoBroker:
+class MosquittoBroker(StartStop):
     """The real mosquitto broker on a loopback port, for tests, benchmarks and the demo.
 
     ``port=0`` picks a free port once; :meth:`restart` reuses it so clients can reconnect.
@@ -275,23 +275,11 @@ class MosquittoBroker:
                 text += (self._workdir / name).read_text(encoding="utf-8", errors="replace")
         return " ".join(text.split())[-LOG_TAIL_CHARS:]
 
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
-
     def __repr__(self) -> str:
         return f"MosquittoBroker(port={self._port}, host={self.host!r}, running={self.running})"
 
 
-class EmbeddedBroker:
+class EmbeddedBroker(StartStop):
     """The pure-Python amqtt broker in a background thread (the optional ``demo`` extra)."""
 
     kind = "embedded amqtt broker"
@@ -381,18 +369,6 @@ class EmbeddedBroker:
     def restart(self) -> None:
         self.stop()
         self.start()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def start_local_broker(port: int, *, host: str = LOOPBACK) -> MosquittoBroker | EmbeddedBroker:

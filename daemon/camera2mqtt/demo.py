@@ -18,10 +18,10 @@ import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from camera2mqtt.broker import LOOPBACK, broker_answers, start_local_broker
+from camera2mqtt.lifecycle import StartStop
 
 __all__ = [
     "DEFAULT_MQTT_PORT",
@@ -112,7 +112,7 @@ cameras:
 """
 
 
-class Demo:
+class Demo(StartStop):
     """Everything the demo runs; a context manager, or start() then stop()."""
 
     def __init__(self, options: DemoOptions | None = None) -> None:
@@ -263,18 +263,6 @@ class Demo:
     def stop(self) -> None:
         """Stop the daemon, the simulators and the broker, and remove the temporary files."""
         self._resources.close()
-
-    def __enter__(self) -> Self:
-        self.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 def instructions(info: DemoInfo, *, mosquitto_clients: bool, python: str = sys.executable) -> str:

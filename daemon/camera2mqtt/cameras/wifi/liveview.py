@@ -34,6 +34,7 @@ from camera2mqtt.cameras.wifi.rtp import (
     parse_packet,
 )
 from camera2mqtt.cameras.wifi.udp import datagram_source
+from camera2mqtt.lifecycle import StartStop
 
 __all__ = [
     "DEFAULT_FIRST_FRAME_TIMEOUT",
@@ -531,7 +532,7 @@ class LiveViewControl(Protocol):
     def stop_liveview(self) -> None: ...
 
 
-class LiveView:
+class LiveView(StartStop):
     """One live-view session: ``with LiveView(camera) as lv: jpeg = lv.snapshot()``.
 
     The UDP socket is bound before the camera is asked to stream to it. Frames are
@@ -644,12 +645,6 @@ class LiveView:
         self._assembler.flush()
         with self._changed:
             self._changed.notify_all()
-
-    def __enter__(self) -> LiveView:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- results -------------------------------------------------------------------------------
 

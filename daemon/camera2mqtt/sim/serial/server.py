@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Final
 
+from camera2mqtt.lifecycle import StartStop
 from camera2mqtt.sim.serial.faults import SerialFaults
 from camera2mqtt.sim.serial.models import DEFAULT_MODEL, get_model
 from camera2mqtt.sim.serial.protocol import CameraProtocol, ReceivedCommand
@@ -51,7 +52,7 @@ _TERMIOS_SPEEDS = {
 }
 
 
-class SerialSimulator:
+class SerialSimulator(StartStop):
     """A photopc/Sierra camera on a pty.
 
     ``model`` names a profile in :data:`camera2mqtt.sim.serial.models.MODELS`.
@@ -143,13 +144,6 @@ class SerialSimulator:
                 with contextlib.suppress(OSError):
                     os.close(fd)
         self._master = self._slave = self._wake_r = self._wake_w = None
-
-    def __enter__(self) -> SerialSimulator:
-        self.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     # -- what tests look at ---------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from typing import Protocol
 from urllib.parse import unquote
 
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.lifecycle import StartStop
 from camera2mqtt.sim.wifi.commands import (
     ERROR_WRONG_MODE,
     HANDLERS,
@@ -232,7 +233,7 @@ class _WireServer(ThreadingHTTPServer):
         super().__init__(address, _Handler)
 
 
-class WifiSimulator:
+class WifiSimulator(StartStop):
     """A simulated Olympus Wi-Fi camera answering the OI.Share HTTP protocol on loopback.
 
     Use as a context manager, or call :meth:`start` and :meth:`stop`. ``state`` is the
@@ -320,12 +321,6 @@ class WifiSimulator:
             work_dir, self._work_dir = self._work_dir, None
         if work_dir is not None:
             shutil.rmtree(work_dir, ignore_errors=True)
-
-    def __enter__(self) -> WifiSimulator:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
 
     def power_on(self) -> None:
         """Switch a powered-off camera back on: it answers again on the same port."""
