@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import stat
 import threading
 from datetime import datetime
 from pathlib import Path
@@ -21,6 +23,15 @@ def test_write_atomically_writes_and_stamps(tmp_path: Path) -> None:
     assert final.read_bytes() == b"abcd"
     assert final.stat().st_mtime == stamp.timestamp()
     assert list(tmp_path.iterdir()) == [final]
+
+
+def test_finished_files_get_the_usual_permissions(tmp_path: Path) -> None:
+    previous = os.umask(0o027)
+    try:
+        final = write_atomically(tmp_path, "P1.JPG", [b"ab"], expected_size=2)
+    finally:
+        os.umask(previous)
+    assert stat.S_IMODE(final.stat().st_mode) == 0o640
 
 
 def test_short_transfer_leaves_nothing_and_keeps_old_file(tmp_path: Path) -> None:

@@ -21,6 +21,9 @@ from camera2mqtt.cameras.base import ProgressCallback, TransferError, UnsafeFile
 __all__ = ["TEMP_PREFIX", "safe_destination", "write_atomically"]
 
 TEMP_PREFIX = ".camera2mqtt-partial-"
+FILE_MODE = 0o666
+"""Permissions of a finished file before the umask, as for any file a program creates
+(mkstemp's temp files start at 0600)."""
 
 
 def safe_destination(dest_dir: Path, name: str) -> Path:
@@ -60,6 +63,7 @@ def write_atomically(
     try:
         written = 0
         total = expected_size if expected_size is not None else 0
+        os.fchmod(fd, FILE_MODE & ~_umask())
         with os.fdopen(fd, "wb") as out:
             for chunk in chunks:
                 if cancel is not None and cancel.is_set():
@@ -89,6 +93,18 @@ def write_atomically(
         raise
     _fsync_directory(dest_dir)
     return final
+
+
+def _umask() -> int:
+    """The process umask, read without changing it (os.umask would race other threads)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    return 0o022
 
 
 def _fsync_directory(path: Path) -> None:
