@@ -231,6 +231,18 @@ def test_attributes_big_sizes_and_garbled_lines():
     assert visible[1].path == "/DCIM/P1010001.AVI"
 
 
+def test_names_that_could_leave_their_folder_are_skipped():
+    body = (
+        "VER_100\r\n"
+        "/DCIM/100OLYMP,a/b.JPG,10,0,21846,43106\r\n"
+        "/DCIM/100OLYMP,..,0,16,21846,43106\r\n"
+        "/DCIM/100OLYMP,x\\y.JPG,10,0,21846,43106\r\n"
+        "/DCIM/100OLYMP,nul\x00.JPG,10,0,21846,43106\r\n"
+        "/DCIM/100OLYMP,PA220001.JPG,2514746,0,21846,43106\r\n"
+    )
+    assert [e.name for e in parse_imglist(body)] == ["PA220001.JPG"]
+
+
 def test_missing_header():
     with pytest.raises(ProtocolError, match="VER_100"):
         parse_imglist(b"<html></html>")

@@ -69,6 +69,9 @@ def fat_datetime(date_word: int, time_word: int) -> datetime | None:
         return None
 
 
+_UNSAFE_IN_NAMES = ("/", "\\", "\x00")
+
+
 def parse_imglist(body: bytes | str) -> list[ImgEntry]:
     """Parse a listing (CRLF lines; bare LF tolerated). Garbled lines are logged and skipped."""
     text = body.decode("utf-8", errors="replace") if isinstance(body, bytes) else body
@@ -100,8 +103,8 @@ def _parse_line(line: str) -> ImgEntry | None:
         size, attribute, date_word, time_word = (int(n) for n in numbers)
     except ValueError:
         return None
-    if size < 0 or attribute < 0:
-        return None
+    if size < 0 or attribute < 0 or name in {".", ".."} or any(c in name for c in _UNSAFE_IN_NAMES):
+        return None  # such a name could leave the folder it is listed in, here or on disk
     return ImgEntry(
         directory=directory.rstrip("/") or "/",
         name=name,
