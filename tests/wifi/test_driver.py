@@ -263,7 +263,11 @@ def test_raw_in_the_wrong_mode_names_the_modes(camera, sim):
     with pytest.raises(WrongMode, match="wrong mode") as caught:
         camera.raw("get_camprop", {"com": "get", "propname": "takemode"})
     assert "switch_cammode mode=rec" in str(caught.value)
+    assert caught.value.mode == "rec"
     camera.raw("switch_cammode", {"mode": "rec"})
+    with pytest.raises(WrongMode, match="get_imglist needs play mode") as caught:
+        camera.raw("get_imglist", {"DIR": "/DCIM"})
+    assert caught.value.mode == "play"
     reply = camera.raw("get_camprop", [("com", "get"), ("propname", "takemode")])
     assert b"<value>P</value>" in reply.body
     assert reply.is_text

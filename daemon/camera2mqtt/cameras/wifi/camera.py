@@ -71,6 +71,21 @@ OPERATION_MODES: Mapping[str, str] = {
     "clock": PLAY,
 }
 
+# The mode each camera command needs (wifi-protocol.md a.4), for raw commands' error messages.
+COMMAND_MODES: Mapping[str, str] = {
+    "get_camprop": REC,
+    "set_camprop": REC,
+    "exec_takemisc": REC,
+    "exec_takemotion": REC,
+    "exec_shutter": SHUTTER,
+    "get_imglist": PLAY,
+    "get_thumbnail": PLAY,
+    "get_resizeimg": PLAY,
+    "get_screennail": PLAY,
+    "exec_erase": PLAY,
+    "set_utctimediff": PLAY,
+}
+
 IMAGE_ROOT = "/DCIM"
 MAX_FOLDER_DEPTH = 8
 STATUS_TIMEOUT = 2.0  # seconds, connect and read, for the presence poll
@@ -566,9 +581,16 @@ class WifiCamera(Camera):
                 command, pairs, body=body if spec.method == "post" else None, recover=False
             )
         except WrongMode as error:
+            needed = COMMAND_MODES.get(command)
+            if needed is None:
+                raise WrongMode(
+                    f"{error} Switch first with 'switch_cammode mode=...'; modes: "
+                    f"{', '.join(self.modes())}."
+                ) from None
             raise WrongMode(
-                f"{error} Switch first, e.g. 'switch_cammode mode=rec'; modes: "
-                f"{', '.join(self.modes())}."
+                f"{error} {command} needs {needed} mode: send 'switch_cammode mode={needed}' "
+                "first.",
+                mode=needed,
             ) from None
         self._track(command, dict(pairs))
         return RawReply(reply.content_type, reply.body)
