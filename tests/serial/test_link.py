@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -64,6 +65,16 @@ def test_bad_checksum_is_answered_with_nak(
     assert path.read_bytes() == sim.state.frames[2][1]
     assert sim.protocol.naks_received >= 2  # more when the driver confirms packets
     assert sim.protocol.packets_resent >= 2
+
+
+def test_a_packet_repeated_after_a_lost_ack_is_kept_once(
+    sim: SerialSimulator, camera: SerialCamera, tmp_path: Path
+) -> None:
+    sim.faults.repeat_packets = 3
+    path = camera.download(camera.image(3), tmp_path)
+    assert path.read_bytes() == sim.state.frames[2][1]
+    assert sim.faults.repeat_packets == 0  # all three repeats were sent
+    assert sim.protocol.packets_resent >= 3
 
 
 def test_missing_reply_resends_the_command(sim: SerialSimulator, camera: SerialCamera) -> None:
@@ -215,3 +226,12 @@ def test_camera_going_silent_mid_download_leaves_no_file(
     finally:
         sim.faults.clear()
         camera.close()
+
+
+def test_frames_taken_falls_back_to_register_40(sim: SerialSimulator, camera: SerialCamera) -> None:
+    # A model that rejects register 10 (the simulator answers it with DC1).
+    sim.state.profile = dataclasses.replace(sim.state.profile, unsupported=frozenset({10}))
+    sim.clear_log()
+    assert camera.status().frames_taken == 3
+    reads = [c.register for c in sim.command_log if c.opcode == GET_INT]
+    assert Register.FRAMES in reads and Register.FRAMES_TAKEN in reads

@@ -23,6 +23,8 @@ class SerialFaults:
     ``delay_s``: wait this long before every reply.
     ``corrupt_packets``: send the next N data packets with a wrong checksum (the resend
     after the host's NAK is correct), a deterministic single checksum error.
+    ``repeat_packets``: act as if the host's ACK of the next N data packets got lost on the
+    line: the camera sends the same packet again, which the host must ACK and not keep twice.
     """
 
     corrupt_rate: float = 0.0
@@ -30,6 +32,7 @@ class SerialFaults:
     missing_reply: bool = False
     delay_s: float = 0.0
     corrupt_packets: int = 0
+    repeat_packets: int = 0
     seed: int = 0
     rng: random.Random = field(init=False, repr=False, compare=False)
     _lock: threading.Lock = field(
@@ -56,6 +59,7 @@ class SerialFaults:
             self.corrupt_rate = self.drop_rate = self.delay_s = 0.0
             self.missing_reply = False
             self.corrupt_packets = 0
+            self.repeat_packets = 0
 
     reset = clear  # the name the Wi-Fi simulator's faults use
 
@@ -69,6 +73,13 @@ class SerialFaults:
             if self.corrupt_packets <= 0:
                 return False
             self.corrupt_packets -= 1
+            return True
+
+    def take_lost_ack(self) -> bool:
+        with self._lock:
+            if self.repeat_packets <= 0:
+                return False
+            self.repeat_packets -= 1
             return True
 
     def mangle(self, data: bytes) -> bytes:

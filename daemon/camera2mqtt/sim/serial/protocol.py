@@ -173,8 +173,14 @@ class CameraProtocol:
             log.info("init byte: camera signature, session at %d baud", BASE_SPEED)
             self._reply(bytes((Control.NAK,)))
         elif value == Control.ACK:
-            if self._awaiting is not None:
-                self._send_next_packet()
+            if self._awaiting is None:
+                return
+            if self.faults.take_lost_ack():
+                log.info("fault: the host's ACK got lost; sending the same packet again")
+                self.packets_resent += 1
+                self._send(self._awaiting)
+                return
+            self._send_next_packet()
         elif value == Control.NAK:
             self.naks_received += 1
             if self._awaiting is None:
