@@ -123,6 +123,14 @@ def test_bad_value_is_one_line(port: str) -> None:
     assert result.stderr.count("\n") == 1 and "auto, force, off" in result.stderr
 
 
+@pytest.mark.parametrize("argv", [("get", "256"), ("set", "999", "1")])
+def test_register_out_of_range_is_one_line(port: str, argv: tuple[str, ...]) -> None:
+    result = run("serial", "--port", port, *argv)
+    assert result.returncode == 1
+    assert result.stderr.count("\n") == 1 and "registers are 0 to 255" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
 def test_missing_port_is_one_line() -> None:
     result = run("serial", "--port", "/dev/no-such-camera2mqtt-port", "info", timeout=30)
     assert result.returncode == 1

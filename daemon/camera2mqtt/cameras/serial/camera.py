@@ -61,6 +61,8 @@ _T = TypeVar("_T")
 
 log = logging.getLogger(__name__)
 
+MAX_REGISTER = 255  # a register number is one byte of the command packet
+
 CAPTURE_TIMEOUT_S = 20.0
 """Longest wait for the ENQ after "take picture" (gphoto2 allows 20 s)."""
 ERASE_TIMEOUT_S = 20.0
@@ -434,6 +436,7 @@ class SerialCamera(Camera):
 
     def read_register(self, register: int, *, frame: int | None = None) -> int | str | bytes:
         """An int register's value, or a vdata register's bytes (decoded when text)."""
+        _check_register(register)
         link = self._require_link()
         if register in FRAME_SELECTED and frame is None:
             raise InvalidCommand(
@@ -459,6 +462,7 @@ class SerialCamera(Camera):
 
     def write_register(self, register: int, value: int | str) -> None:
         """SET_INT for a number, SET_VAR for text."""
+        _check_register(register)
         link = self._require_link()
         try:
             if isinstance(value, int):
@@ -597,3 +601,10 @@ def _close(chunks: Iterator[bytes]) -> None:
     close = getattr(chunks, "close", None)
     if close is not None:
         close()
+
+
+def _check_register(register: int) -> None:
+    if not 0 <= register <= MAX_REGISTER:
+        raise InvalidCommand(
+            f"Register {register} does not exist; registers are 0 to {MAX_REGISTER}."
+        )
