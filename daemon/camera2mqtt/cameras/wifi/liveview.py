@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -201,19 +201,19 @@ class FrameAssembler:
 
     def feed(self, datagrams: Iterable[bytes], deliver: Callable[[Frame], object]) -> None:
         """Feed every datagram, handing each completed frame to ``deliver``."""
-        self.consume(iter(datagrams).__next__, deliver)
+        self.consume(iter((list(datagrams),)).__next__, deliver)
 
     def consume(
         self,
-        next_datagram: Callable[[], bytes],
+        next_batch: Callable[[], Sequence[bytes]],
         deliver: Callable[[Frame], object],
         *,
         stop: threading.Event | None = None,
     ) -> None:
-        """Take datagrams from ``next_datagram()`` until it raises StopIteration or ``stop``
-        is set; hand each completed frame to ``deliver``.
+        """Take datagrams, a batch at a time, from ``next_batch()`` until it raises
+        StopIteration or ``stop`` is set; hand each completed frame to ``deliver``.
 
-        ``next_datagram`` may raise TimeoutError when nothing arrives (a socket's ``recv``
+        ``next_batch`` may raise TimeoutError when nothing arrives (a socket's ``recv``
         does): the counters are then brought up to date. ``stop`` is looked at then, and
         after every datagram that is not a plain in-order middle packet (so at least once a
         frame, and after every delivered frame).
@@ -232,8 +232,7 @@ class FrameAssembler:
         try:
             while True:
                 try:
-                    datagram = next_datagram()
-                    first, second, sequence, stream = unpack(datagram)
+                    batch = next_batch()
                 except TimeoutError:
                     if fast:
                         self._absorb(fast, expected_sequence)
@@ -243,33 +242,36 @@ class FrameAssembler:
                     continue
                 except StopIteration:
                     return
-                except struct.error:
-                    first = -1  # shorter than a header: the slow path counts it
-                if (
-                    first == plain
-                    and sequence == expected_sequence
-                    and stream == stream_now
-                    and fast < room
-                ):
-                    expected_sequence = (sequence + 1) & 0xFFFF
-                    parts[sequence] = datagram[header_size:]
-                    fast += 1
-                    if second < 0x80:
-                        continue
-                    self._absorb(fast, expected_sequence)
-                    fast = 0
-                    frame = self._end_current(sequence)
-                else:
-                    if fast:
+                for datagram in batch:
+                    try:
+                        first, second, sequence, stream = unpack(datagram)
+                    except struct.error:
+                        first = -1  # shorter than a header: the slow path counts it
+                    if (
+                        first == plain
+                        and sequence == expected_sequence
+                        and stream == stream_now
+                        and fast < room
+                    ):
+                        expected_sequence = (sequence + 1) & 0xFFFF
+                        parts[sequence] = datagram[header_size:]
+                        fast += 1
+                        if second < 0x80:
+                            continue
                         self._absorb(fast, expected_sequence)
                         fast = 0
-                    frame = self._push_slow(datagram)
-                expected_sequence, stream_now, parts = self._fast_state()
-                room = MAX_FRAME_PACKETS - len(parts)
-                if frame is not None:
-                    deliver(frame)
-                if stop is not None and stop.is_set():
-                    return
+                        frame = self._end_current(sequence)
+                    else:
+                        if fast:
+                            self._absorb(fast, expected_sequence)
+                            fast = 0
+                        frame = self._push_slow(datagram)
+                    expected_sequence, stream_now, parts = self._fast_state()
+                    room = MAX_FRAME_PACKETS - len(parts)
+                    if frame is not None:
+                        deliver(frame)
+                    if stop is not None and stop.is_set():
+                        return
         finally:
             if fast:
                 self._absorb(fast, expected_sequence)

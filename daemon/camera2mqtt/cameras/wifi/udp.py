@@ -4,7 +4,7 @@ A live-view stream is about 900 datagrams a second; receiving them one ``recv`` 
 two system calls each (Python polls before every read on a socket with a timeout). On Linux
 :func:`datagram_source` reads up to :data:`BATCH` of them per call instead and falls back to a
 plain ``recv`` (which waits up to the socket's timeout) only when nothing is queued. Elsewhere,
-or if the C library lacks ``recvmmsg``, it is ``sock.recv`` as before.
+or if the C library lacks ``recvmmsg``, each batch is one ``sock.recv``.
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ def _recvmmsg() -> Callable[..., int] | None:
 
 
 class _BatchReceiver:
-    """``next_datagram()`` for one socket: serves the datagrams of the last batch in order."""
+    """``next_batch()`` for one socket: every datagram queued, up to :data:`BATCH`, in order."""
 
     def __init__(self, sock: socket.socket, recvmmsg: Callable[..., int]) -> None:
         self._sock = sock
@@ -94,31 +94,27 @@ class _BatchReceiver:
         self._words = memoryview(self._messages).cast("B").cast("I")
         stride, offset = ctypes.sizeof(_MMsgHdr), _MMsgHdr.msg_len.offset
         self._length_at = [(index * stride + offset) // 4 for index in range(BATCH)]
-        self._pending: list[bytes] = []
 
-    def __call__(self) -> bytes:
-        pending = self._pending
-        if pending:
-            return pending.pop()
+    def __call__(self) -> list[bytes]:
         count = self._recvmmsg(self._sock.fileno(), self._messages, BATCH, _MSG_DONTWAIT, None)
         if count <= 0:
             code = ctypes.get_errno()
             if count < 0 and code not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
                 raise OSError(code, os.strerror(code))
-            return self._sock.recv(SLOT_BYTES)  # nothing queued: wait (bounded by the timeout)
+            # Nothing queued: wait for one datagram (bounded by the socket's timeout).
+            return [self._sock.recv(SLOT_BYTES)]
         view, words, length_at = self._view, self._words, self._length_at
-        batch = [
+        return [
             bytes(view[index * SLOT_BYTES : index * SLOT_BYTES + words[length_at[index]]])
             for index in range(count)
         ]
-        batch.reverse()
-        self._pending = batch
-        return batch.pop()
 
 
-def datagram_source(sock: socket.socket, max_size: int) -> Callable[[], bytes]:
-    """A ``next_datagram()`` callable reading ``sock``: batched where the platform allows."""
+def datagram_source(sock: socket.socket, max_size: int) -> Callable[[], list[bytes]]:
+    """A ``next_batch()`` callable reading ``sock``: the datagrams that are queued, at
+    least one (waiting up to the socket's timeout, then TimeoutError); batched where the
+    platform allows, one ``recv`` per call elsewhere."""
     recvmmsg = _recvmmsg()
     if recvmmsg is None:
-        return functools.partial(sock.recv, max_size)
+        return lambda: [sock.recv(max_size)]
     return _BatchReceiver(sock, recvmmsg)

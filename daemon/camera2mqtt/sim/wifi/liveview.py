@@ -151,12 +151,16 @@ class FramePictures:
         self._lock = threading.Lock()
 
     def picture(self, width: int, height: int, counter: int) -> bytes:
+        """Frame ``counter``: a cached picture with the counter in a JPEG comment segment, so
+        that every frame's bytes differ without encoding a new picture."""
         key = (width, height, counter % self._ring)
         with self._lock:
             jpeg = self._cache.get(key)
             if jpeg is None:
                 jpeg = self._cache[key] = self._render(width, height, key[2])
-        return jpeg
+        comment = b"frame %d" % counter
+        segment = b"\xff\xfe" + (len(comment) + 2).to_bytes(2, "big") + comment
+        return jpeg[:2] + segment + jpeg[2:]
 
     def _render(self, width: int, height: int, number: int) -> bytes:
         background = self._backgrounds.get((width, height))
