@@ -148,6 +148,9 @@ class CameraWorker:
         self._published_state: str | None = None
         self._sync_due = False
         self._republish_due = False
+        # Held while a retained topic is published, so that a republish() from another thread
+        # never overtakes a newer value the worker is publishing.
+        self._publish_lock = threading.RLock()
         self._wall_clock = schedule.Scheduler()
         for when in config.schedule.sync_at:
             self._wall_clock.every().day.at(when).do(self._request_sync)
@@ -190,8 +193,16 @@ class CameraWorker:
         return running
 
     def republish(self) -> None:
-        """Ask the worker to publish availability, state and last photo again (after a
-        reconnect of the bridge or Home Assistant's birth message)."""
+        """Publish availability, state and last photo again (after a reconnect of the bridge
+        or Home Assistant's birth message) from the caller's thread, so that a long job in
+        progress (a download) does not leave the camera unavailable in Home Assistant; the
+        worker refreshes the state itself once the job is done."""
+        with self._publish_lock:
+            self._publish_availability()
+            if self._published_state is not None:
+                self._publisher.publish(self.topics.state, self._published_state, retain=True)
+            if self._last_thumbnail is not None:
+                self._publisher.publish(self.topics.last_photo, self._last_thumbnail, retain=True)
         self._republish_due = True
         with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
             self._jobs.put_nowait(_WAKE)
@@ -361,32 +372,31 @@ class CameraWorker:
     # -- publishing ------------------------------------------------------------------------
 
     def _publish_availability(self) -> None:
-        if self._available is None:
-            return
-        self._publisher.publish(
-            self.topics.availability,
-            ONLINE if self._available else OFFLINE,
-            retain=True,
-            qos=AVAILABILITY_QOS,
-        )
+        with self._publish_lock:
+            if self._available is None:
+                return
+            self._publisher.publish(
+                self.topics.availability,
+                ONLINE if self._available else OFFLINE,
+                retain=True,
+                qos=AVAILABILITY_QOS,
+            )
 
     def _publish_state(self, *, force: bool = False) -> None:
         """Publish the state when it changed (or ``force``: after a reconnect, on request)."""
         payload = json.dumps(self._state.as_json(), separators=(",", ":"))
-        if payload == self._published_state and not force:
-            return
-        self._published_state = payload
-        self._publisher.publish(self.topics.state, payload, retain=True)
+        with self._publish_lock:
+            if payload == self._published_state and not force:
+                return
+            self._published_state = payload
+            self._publisher.publish(self.topics.state, payload, retain=True)
 
     def _publish_event(self, event: str, **fields: Any) -> None:
         payload = json.dumps({"event": event, **fields}, separators=(",", ":"), default=str)
         self._publisher.publish(self.topics.event, payload)
 
     def _republish(self) -> None:
-        self._publish_availability()
         self._publish_state(force=True)
-        if self._last_thumbnail is not None:
-            self._publisher.publish(self.topics.last_photo, self._last_thumbnail, retain=True)
 
     # -- commands --------------------------------------------------------------------------
 
@@ -595,8 +605,9 @@ class CameraWorker:
         except (CameraError, ImageTooLarge) as error:
             log.warning("Camera %s: no thumbnail for %s: %s", self.name, ref.path, error)
             return
-        self._last_thumbnail = thumbnail
-        self._publisher.publish(self.topics.last_photo, thumbnail, retain=True)
+        with self._publish_lock:
+            self._last_thumbnail = thumbnail
+            self._publisher.publish(self.topics.last_photo, thumbnail, retain=True)
 
     def _publish_snapshot(self, camera: Camera) -> int:
         camera.require(Capability.SNAPSHOT)

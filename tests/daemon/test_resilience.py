@@ -125,3 +125,35 @@ def test_a_serial_camera_that_stops_answering_and_comes_back_flips_availability(
         since=since,
         what="serial availability online again",
     )
+
+
+def test_a_camera_busy_downloading_is_republished_at_once_after_a_broker_restart(
+    stack: Stack,
+) -> None:
+    stack.wait_online()
+    stack.wifi.faults.throttle_bytes_per_s = 100_000  # each picture takes seconds
+    try:
+        stack.probe.publish(stack.topic("wifi", "set"), {"action": "download", "which": "new"})
+        deadline = time.monotonic() + READY_TIMEOUT
+        while not any(path.startswith("/DCIM/1") for _, path in stack.wifi.requests):
+            assert time.monotonic() < deadline, "the download never started"
+            time.sleep(0.05)
+        stack.probe.stop()
+        stack.broker.kill()
+        time.sleep(BROKER_DOWN_FOR)
+        stack.broker.start()
+        back = time.monotonic()
+        with MqttProbe("127.0.0.1", stack.broker.port, (f"{stack.base}/wifi/#",)) as probe:
+            for leaf, check in (("availability", "online"), ("state", None)):
+                message = probe.wait_for(
+                    lambda m, leaf=leaf, check=check: (
+                        m.topic == stack.topic("wifi", leaf) and check in (None, m.text())
+                    ),
+                    timeout=AVAILABILITY_TIMEOUT,
+                    what=f"wifi {leaf} after the broker restart",
+                )
+                assert message.received - back <= REPUBLISH_WITHIN, (leaf, message.received - back)
+            # The download was still running: the republish did not wait for it.
+            assert not probe.messages(stack.topic("wifi", "response"))
+    finally:
+        stack.wifi.faults.throttle_bytes_per_s = None

@@ -22,7 +22,7 @@ from collections.abc import Callable
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
-from camera2mqtt.config import MqttConfig
+from camera2mqtt.config import EX_CONFIG, MqttConfig
 from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
 
@@ -31,7 +31,7 @@ __all__ = ["BridgeError", "MessageHandler", "MqttBridge"]
 log = logging.getLogger(__name__)
 
 RECONNECT_MIN_DELAY = 1
-RECONNECT_MAX_DELAY = 30
+RECONNECT_MAX_DELAY = 5  # seconds; a broker back after an outage is found again within this
 MAX_QUEUED_MESSAGES = 1000
 BRIDGE_QOS = 1
 
@@ -48,6 +48,8 @@ MessageHandler = Callable[[str, bytes, bool], None]
 
 class BridgeError(Camera2MqttError):
     """The MQTT client cannot be set up from the configuration."""
+
+    exit_code = EX_CONFIG  # a configuration problem: systemd must not restart in a loop
 
 
 class _QuietWhileDisconnected(logging.Filter):
