@@ -8,6 +8,7 @@ import pytest
 from PIL import Image
 
 from tests.daemon.conftest import Stack
+from tests.daemon.mqtt_probe import MqttProbe
 
 REPLY_TIMEOUT = 45.0
 PROPERTY = "isospeedvalue"
@@ -51,10 +52,17 @@ def test_shoot_makes_a_file_an_event_a_reply_and_a_thumbnail(stack: Stack) -> No
         since=since,
         what="last_photo JPEG",
     )
-    assert thumbnail.retain or stack.probe.messages(stack.topic("wifi", "last_photo"))
     with Image.open(io.BytesIO(thumbnail.payload)) as image:
         image.verify()
         assert image.format == "JPEG"
+
+    # A client that subscribes now gets the photo, the state and availability as retained.
+    retained = ("last_photo", "state", "availability")
+    with MqttProbe("127.0.0.1", stack.broker.port, (f"{stack.base}/wifi/#",)) as late:
+        for name in retained:
+            message = late.wait_topic(stack.topic("wifi", name), timeout=REPLY_TIMEOUT)
+            assert message.retain, name
+        assert late.messages(stack.topic("wifi", "last_photo"))[-1].payload == thumbnail.payload
 
 
 @pytest.mark.parametrize("wifi_sim", ["e-m10-iv"], indirect=True)

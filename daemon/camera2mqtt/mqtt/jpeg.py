@@ -26,6 +26,7 @@ def fit_jpeg(data: bytes, size: int | tuple[int, int], max_bytes: int) -> bytes:
     box = (size, size) if isinstance(size, int) else (int(size[0]), int(size[1]))
     try:
         with Image.open(io.BytesIO(data)) as opened:
+            opened.draft("RGB", box)  # let the JPEG decoder scale down: far less memory
             image = opened.convert("RGB")
     except (UnidentifiedImageError, OSError, ValueError) as error:
         raise ImageTooLarge(f"The camera sent an image that cannot be decoded: {error}.") from None
