@@ -10,7 +10,7 @@ from PIL import Image
 
 from camera2mqtt.cameras.base import CameraInfo, Capability, Property
 from camera2mqtt.mqtt.discovery import CameraDescription, discovery_topic, render_device
-from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
+from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg, jpeg_dimensions
 from camera2mqtt.mqtt.topics import Topics
 from camera2mqtt.sim.images import make_jpeg
 
@@ -128,3 +128,13 @@ def test_learned_round_trip_and_bad_data() -> None:
     assert blank.learned() is None
     for bad in (None, [], {"model": "x"}, {**known.learned(), "capabilities": ["fly"]}):
         assert blank.with_learned(bad) == blank
+
+
+def test_a_jpeg_that_already_fits_is_kept_as_it_is() -> None:
+    thumbnail = make_jpeg(160, 120, "thumb")
+    assert jpeg_dimensions(thumbnail) == (160, 120)
+    assert fit_jpeg(thumbnail, 320, len(thumbnail)) is thumbnail
+    assert fit_jpeg(thumbnail, 100, 1_000_000) != thumbnail  # too wide: scaled down
+    assert jpeg_dimensions(fit_jpeg(thumbnail, 100, 1_000_000)) == (100, 75)
+    assert jpeg_dimensions(b"\xff\xd8\xff\xda") is None
+    assert jpeg_dimensions(b"not a jpeg") is None
