@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import os
 import stat
 import threading
@@ -14,6 +15,7 @@ from camera2mqtt import cli
 from camera2mqtt.cameras.base import ImageRef, TransferError, UnsafeFilename
 from camera2mqtt.cli import main
 from camera2mqtt.files import TEMP_PREFIX, write_atomically
+from camera2mqtt.progress import ProgressBar
 
 
 def test_write_atomically_writes_and_stamps(tmp_path: Path) -> None:
@@ -95,3 +97,17 @@ def test_help_and_unknown_commands_load_every_command() -> None:
     assert cli._modules_for(["--help"]) == everything
     assert cli._modules_for(["nonsense"]) == everything
     assert cli._modules_for(["simulate", "--help"]) == everything
+
+
+def test_progress_bar_draws_one_line_and_always_the_last_state() -> None:
+    out = io.StringIO()
+    bar = ProgressBar("P1.JPG", out)
+    bar(0, 200)
+    bar(100, 200)  # within the redraw interval: skipped
+    bar(200, 200)
+    bar.finish()
+    lines = out.getvalue().split("\r")
+    assert lines[1].startswith("P1.JPG [---") and "0.0%" in lines[1]
+    assert lines[-1].startswith("P1.JPG [" + "#" * ProgressBar.WIDTH + "]")
+    assert "100.0%" in lines[-1] and lines[-1].endswith("\n")
+    assert len(lines) == 3

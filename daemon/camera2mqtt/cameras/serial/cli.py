@@ -19,6 +19,7 @@ from camera2mqtt.cameras.serial.camera import SerialCamera
 from camera2mqtt.cameras.serial.link import LinkTimeouts
 from camera2mqtt.cameras.serial.registers import DEFAULT_SPEED, SETTINGS, SPEED_CODES
 from camera2mqtt.files import write_atomically
+from camera2mqtt.progress import ProgressBar
 
 __all__ = ["register"]
 
@@ -162,11 +163,11 @@ def _download(args: argparse.Namespace) -> int:
             if target.exists() and target.stat().st_size == ref.size:
                 print(f"{ref.name}: already there, skipped")
                 continue
-            progress = _ProgressBar(ref.name) if sys.stderr.isatty() else None
+            progress = ProgressBar(ref.name, sys.stderr) if sys.stderr.isatty() else None
             started = time.monotonic()
             path = camera.download(ref, args.output, progress=progress)
             if progress is not None:
-                progress.done()
+                progress.finish()
             seconds = time.monotonic() - started
             print(f"{path} ({ref.size} bytes in {seconds:.1f} s)")
         return 0
@@ -244,28 +245,3 @@ def _or_unknown(value: object, unit: str = "") -> str:
     if isinstance(value, bool):
         return "present" if value else "none"
     return f"{value}{unit}"
-
-
-class _ProgressBar:
-    """One line on stderr, redrawn at most ten times a second."""
-
-    WIDTH = 30
-
-    def __init__(self, name: str) -> None:
-        self._name = name
-        self._last = 0.0
-
-    def __call__(self, done: int, total: int) -> None:
-        now = time.monotonic()
-        if now - self._last < 0.1 and done != total:
-            return
-        self._last = now
-        share = done / total if total else 0.0
-        filled = int(self.WIDTH * share)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        sys.stderr.write(f"\r{self._name:14} [{bar}] {share:4.0%} {done // 1024} kB")
-        sys.stderr.flush()
-
-    def done(self) -> None:
-        sys.stderr.write("\n")
-        sys.stderr.flush()

@@ -12,13 +12,14 @@ import sys
 from collections.abc import Callable
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any
 
 from camera2mqtt.cameras.base import ImageRef, InvalidCommand
 from camera2mqtt.cameras.wifi.camera import WifiCamera
 from camera2mqtt.cameras.wifi.client import DEFAULT_HOST, DEFAULT_PORT
 from camera2mqtt.cameras.wifi.liveview_cli import add_liveview_command
 from camera2mqtt.files import write_atomically
+from camera2mqtt.progress import ProgressBar
 
 __all__ = ["add_wifi_commands", "parse_host", "register"]
 
@@ -218,7 +219,8 @@ def _download(camera: WifiCamera, args: argparse.Namespace) -> int:
         if existing.is_file() and existing.stat().st_size == ref.size:
             skipped += 1
             continue
-        bar = _ProgressBar(f"[{number}/{len(refs)}] {ref.name}") if sys.stdout.isatty() else None
+        label = f"[{number}/{len(refs)}] {ref.name}"
+        bar = ProgressBar(label, sys.stdout) if sys.stdout.isatty() else None
         try:
             path = camera.download(ref, dest_dir, progress=bar)
         finally:
@@ -331,24 +333,3 @@ def _iso(ref: ImageRef) -> str:
 
 def _note(text: str) -> None:
     print(text, file=sys.stderr)
-
-
-class _ProgressBar:
-    """A one-line progress bar on the terminal."""
-
-    WIDTH = 30
-
-    def __init__(self, label: str, stream: TextIO | None = None) -> None:
-        self.label = label
-        self.stream = stream or sys.stdout
-
-    def __call__(self, done: int, total: int) -> None:
-        fraction = done / total if total else 1.0
-        filled = int(self.WIDTH * fraction)
-        bar = "#" * filled + "-" * (self.WIDTH - filled)
-        self.stream.write(f"\r{self.label} [{bar}] {fraction:6.1%} {done / 1e6:8.1f} MB")
-        self.stream.flush()
-
-    def finish(self) -> None:
-        self.stream.write("\n")
-        self.stream.flush()
