@@ -4,10 +4,7 @@ from __future__ import annotations
 
 import argparse
 import shutil
-import signal
 import sys
-import threading
-from types import FrameType
 
 from camera2mqtt.demo import (
     BASE_TOPIC,
@@ -19,10 +16,9 @@ from camera2mqtt.demo import (
     DemoOptions,
     instructions,
 )
+from camera2mqtt.lifecycle import stop_on_signals
 
 __all__ = ["register"]
-
-_STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 def register(commands: argparse._SubParsersAction, simulators: argparse._SubParsersAction) -> None:
@@ -85,12 +81,6 @@ def _seconds(text: str) -> float:
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in _STOP_SIGNALS}
     demo = Demo(
         DemoOptions(
             mqtt_port=args.mqtt_port,
@@ -100,17 +90,16 @@ def run_demo(args: argparse.Namespace) -> int:
             discovery_prefix=args.discovery_prefix,
         )
     )
-    try:
-        info = demo.start()
-        clients = shutil.which("mosquitto_sub") is not None
-        sys.stdout.write(instructions(info, mosquitto_clients=clients))
-        sys.stdout.flush()
-        stop.wait(args.duration)
-        sys.stdout.write("Stopping the demo...\n")
-        sys.stdout.flush()
-    finally:
-        demo.stop()
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+    with stop_on_signals() as stop:
+        try:
+            info = demo.start()
+            clients = shutil.which("mosquitto_sub") is not None
+            sys.stdout.write(instructions(info, mosquitto_clients=clients))
+            sys.stdout.flush()
+            stop.wait(args.duration)
+            sys.stdout.write("Stopping the demo...\n")
+            sys.stdout.flush()
+        finally:
+            demo.stop()
     sys.stdout.write("Demo stopped; nothing left behind.\n")
     return 0

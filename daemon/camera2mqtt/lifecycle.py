@@ -1,11 +1,39 @@
-"""``with`` support for the parts that run in the background until stopped."""
+"""Running until stopped: ``with`` support for background parts, and stop signals."""
 
 from __future__ import annotations
 
+import contextlib
+import logging
+import signal
+import threading
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from types import FrameType
 from typing import Self
 
-__all__ = ["StartStop"]
+__all__ = ["STOP_SIGNALS", "StartStop", "stop_on_signals"]
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+log = logging.getLogger(__name__)
+
+
+@contextlib.contextmanager
+def stop_on_signals() -> Iterator[threading.Event]:
+    """An Event that SIGTERM or SIGINT sets while the block runs (main thread only); the
+    previous handlers are back once it ends."""
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        log.info("Received %s; stopping", signal.Signals(signum).name)
+        stop.set()
+
+    previous = {signum: signal.signal(signum, on_signal) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
 
 
 class StartStop(ABC):

@@ -15,18 +15,17 @@ import math
 import os
 import queue
 import random
-import signal
 import tempfile
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from camera2mqtt import sdnotify
 from camera2mqtt.cameras import open_camera
 from camera2mqtt.config import Config
+from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.mqtt.bridge import MqttBridge
 from camera2mqtt.mqtt.commands import (
     Action,
@@ -152,29 +151,19 @@ class Service:
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT, talking to systemd; returns the exit code."""
-        stop_requested = threading.Event()
-
-        def on_signal(signum: int, frame: FrameType | None) -> None:
-            log.info("Received %s; stopping", signal.Signals(signum).name)
-            stop_requested.set()
-
-        previous = {
-            signum: signal.signal(signum, on_signal) for signum in (signal.SIGTERM, signal.SIGINT)
-        }
-        try:
-            self.start()
-            sdnotify.notify(ready=True, status=self._status_line())
-            watchdog = sdnotify.watchdog_interval()
-            tick = min(watchdog, STATUS_INTERVAL) if watchdog else STATUS_INTERVAL
-            while not stop_requested.wait(tick):
-                # No keep-alive once a thread has died: systemd then restarts the daemon.
-                alive = watchdog is not None and self._healthy()
-                sdnotify.notify(watchdog=alive, status=self._status_line())
-            sdnotify.notify(stopping=True, status="Stopping")
-        finally:
-            self.stop()
-            for signum, handler in previous.items():
-                signal.signal(signum, handler)
+        with stop_on_signals() as stop_requested:
+            try:
+                self.start()
+                sdnotify.notify(ready=True, status=self._status_line())
+                watchdog = sdnotify.watchdog_interval()
+                tick = min(watchdog, STATUS_INTERVAL) if watchdog else STATUS_INTERVAL
+                while not stop_requested.wait(tick):
+                    # No keep-alive once a thread has died: systemd then restarts the daemon.
+                    alive = watchdog is not None and self._healthy()
+                    sdnotify.notify(watchdog=alive, status=self._status_line())
+                sdnotify.notify(stopping=True, status="Stopping")
+            finally:
+                self.stop()
         return 0
 
     def _healthy(self) -> bool:

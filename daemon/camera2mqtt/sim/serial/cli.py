@@ -5,18 +5,14 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
-import signal
-import threading
 from pathlib import Path
-from types import FrameType
 
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.sim.serial.models import DEFAULT_MODEL, MODELS
 from camera2mqtt.sim.serial.server import SerialSimulator
 
 __all__ = ["LinkError", "register", "run_simulator"]
-
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
 class LinkError(Camera2MqttError):
@@ -80,33 +76,21 @@ def run_simulator(args: argparse.Namespace) -> int:
     if args.idle_reset is not None:
         idle["idle_reset_s"] = args.idle_reset or None
     simulator = SerialSimulator(args.model, images_dir=args.images, pace=args.pace, **idle)
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        del signum, frame
-        stop.set()
-
-    previous = {sig: signal.signal(sig, on_signal) for sig in STOP_SIGNALS}
-    try:
-        with simulator:
-            link: Path | None = args.link
+    with stop_on_signals() as stop, simulator:
+        link: Path | None = args.link
+        if link is not None:
+            _make_link(link, simulator.slave_path)
+        try:
+            where = f"link {link} -> " if link is not None else ""
+            print(
+                f"serial camera simulator ({simulator.profile.name}, "
+                f"{len(simulator.state.frames)} frames) ready: {where}{simulator.slave_path}",
+                flush=True,
+            )
+            stop.wait()
+        finally:
             if link is not None:
-                _make_link(link, simulator.slave_path)
-            try:
-                where = f"link {link} -> " if link is not None else ""
-                print(
-                    f"serial camera simulator ({simulator.profile.name}, "
-                    f"{len(simulator.state.frames)} frames) ready: {where}{simulator.slave_path}",
-                    flush=True,
-                )
-                while not stop.wait(1.0):
-                    pass
-            finally:
-                if link is not None:
-                    _remove_link(link, simulator.slave_path)
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
+                _remove_link(link, simulator.slave_path)
     return 0
 
 

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import signal
 import threading
 import time
 from pathlib import Path
-from types import FrameType
 
+from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
 from camera2mqtt.sim.wifi.models import MODELS
 from camera2mqtt.sim.wifi.server import LOOPBACK, SimulatorError, WifiSimulator
@@ -81,25 +80,16 @@ def run(args: argparse.Namespace) -> int:
         raise SimulatorError(f"--port {args.port} is not a TCP port; give 0-65535")
     if args.power_on_after is not None and args.power_on_after < 0:
         raise SimulatorError("--power-on-after must be 0 seconds or more")
-    stop = threading.Event()
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    previous = {
-        signum: signal.signal(signum, request_stop) for signum in (signal.SIGINT, signal.SIGTERM)
-    }
-    try:
-        with WifiSimulator(
+    with (
+        stop_on_signals() as stop,
+        WifiSimulator(
             args.model,
             images_dir=args.images,
             host=args.host,
             port=args.port,
             liveview=RtpStreamer(),
-        ) as sim:
-            print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)
-            _serve(sim, stop, args.power_on_after)
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        ) as sim,
+    ):
+        print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)
+        _serve(sim, stop, args.power_on_after)
     return 0
