@@ -1,10 +1,10 @@
-"""Batched UDP reception (recvmmsg) over real loopback sockets."""
+"""Batched UDP reception (recvmmsg), split after a fixed head, over real loopback sockets."""
 
 from __future__ import annotations
 
 import socket
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
@@ -27,8 +27,23 @@ def test_linux_uses_batches() -> None:
     assert udp._recvmmsg() is not None
 
 
+HEAD = 12
+
+
+def receive(next_batch: Callable[[], udp.DatagramBatch], count: int) -> udp.DatagramBatch:
+    """At least ``count`` datagrams, the batches joined into one."""
+    heads, bodies = b"", []
+    while len(bodies) < count:
+        batch = next_batch()
+        assert 1 <= len(batch.bodies) <= udp.BATCH
+        assert len(batch.heads) == HEAD * len(batch.bodies)
+        heads += batch.heads
+        bodies += batch.bodies
+    return udp.DatagramBatch(heads, bodies)
+
+
 @pytest.mark.parametrize("batched", [True, False], ids=["recvmmsg", "recv"])
-def test_datagrams_come_in_order_then_the_timeout(
+def test_datagrams_come_in_order_split_after_the_head_then_the_timeout(
     pair: tuple[socket.socket, socket.socket, tuple[str, int]],
     batched: bool,
     monkeypatch: pytest.MonkeyPatch,
@@ -39,17 +54,33 @@ def test_datagrams_come_in_order_then_the_timeout(
     sent = [bytes([n % 256]) * (1 + n * 7) for n in range(udp.BATCH * 2 + 5)]
     for datagram in sent:
         sender.sendto(datagram, address)
-    next_batch = udp.datagram_source(receiver, 65536)
-    received: list[bytes] = []
-    while len(received) < len(sent):
-        batch = next_batch()
-        assert 1 <= len(batch) <= udp.BATCH
-        received += batch
-    assert received == sent
+    next_batch = udp.datagram_source(receiver, 65536, head_size=HEAD)
+    received = receive(next_batch, len(sent))
+    assert received == udp.split_datagrams(sent, HEAD)
+    assert received.bodies[5] == sent[5][HEAD:]
+    assert received.heads[5 * HEAD : 6 * HEAD] == sent[5][:HEAD]
     with pytest.raises(TimeoutError):
         next_batch()
-    sender.sendto(b"late", address)
-    assert next_batch() == [b"late"]
+    sender.sendto(b"late, and longer than a head", address)
+    assert next_batch() == (b"late, and lo", [b"nger than a head"])
+
+
+@pytest.mark.parametrize("batched", [True, False], ids=["recvmmsg", "recv"])
+def test_a_datagram_shorter_than_the_head_comes_whole_with_a_zero_head(
+    pair: tuple[socket.socket, socket.socket, tuple[str, int]],
+    batched: bool,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    receiver, sender, address = pair
+    if not batched:
+        monkeypatch.setattr(udp, "_recvmmsg", lambda: None)
+    sent = [b"A" * 20, b"short", b"H" * HEAD, b"", b"B" * 13]
+    for datagram in sent:
+        sender.sendto(datagram, address)
+    received = receive(udp.datagram_source(receiver, 65536, head_size=HEAD), len(sent))
+    zero = bytes(HEAD)
+    assert received.heads == b"A" * HEAD + zero + b"H" * HEAD + zero + b"B" * HEAD
+    assert received.bodies == [b"A" * 8, b"short", b"", b"", b"B"]
 
 
 def test_an_oversized_datagram_arrives_cut_to_the_slot(
@@ -58,19 +89,17 @@ def test_an_oversized_datagram_arrives_cut_to_the_slot(
     receiver, sender, address = pair
     sender.sendto(b"x" * (udp.SLOT_BYTES + 100), address)
     sender.sendto(b"next", address)
-    next_batch = udp.datagram_source(receiver, udp.SLOT_BYTES)
-    received = next_batch()
-    if len(received) == 1:  # recv took only the first
-        received += next_batch()
-    assert [len(d) for d in received] == [udp.SLOT_BYTES, 4]
-    assert received[1] == b"next"
+    received = receive(udp.datagram_source(receiver, udp.SLOT_BYTES, head_size=HEAD), 2)
+    assert [len(body) for body in received.bodies] == [udp.SLOT_BYTES - HEAD, 4]
+    assert received.heads == b"x" * HEAD + bytes(HEAD)
+    assert received.bodies[1] == b"next"
 
 
 def test_a_closed_socket_raises_oserror(
     pair: tuple[socket.socket, socket.socket, tuple[str, int]],
 ) -> None:
     receiver, _, _ = pair
-    next_batch = udp.datagram_source(receiver, 65536)
+    next_batch = udp.datagram_source(receiver, 65536, head_size=HEAD)
     receiver.close()
     with pytest.raises(OSError):
         next_batch()

@@ -19,7 +19,7 @@ import socket
 import struct
 import threading
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -33,7 +33,7 @@ from camera2mqtt.cameras.wifi.rtp import (
     decode_frame_info,
     parse_packet,
 )
-from camera2mqtt.cameras.wifi.udp import datagram_source
+from camera2mqtt.cameras.wifi.udp import DatagramBatch, datagram_source, split_datagrams
 from camera2mqtt.lifecycle import StartStop
 
 __all__ = [
@@ -70,8 +70,9 @@ JPEG_START = b"\xff\xd8"
 JPEG_END = b"\xff\xd9"
 _HALF = SEQUENCE_MODULO // 2
 _FAST_HEADER = struct.Struct("!BBHQ")  # timestamp and SSRC read as one 64-bit number
-_HEADER_SIZE = HEADER_SIZE
+_EXTENSION_HEADER = struct.Struct("!HH")  # profile/version, length in 32-bit words
 _PLAIN = 0x80
+_PLAIN_WITH_EXTENSION = 0x90
 _TIMESTAMP_MASK = 0xFFFFFFFF
 # How a packet's sequence number relates to those seen before (_track_sequence).
 _NEWEST, _GAP, _DUPLICATE, _LATE = 1, 0, -1, -2
@@ -201,17 +202,20 @@ class FrameAssembler:
 
     def feed(self, datagrams: Iterable[bytes], deliver: Callable[[Frame], object]) -> None:
         """Feed every datagram, handing each completed frame to ``deliver``."""
-        self.consume(iter((list(datagrams),)).__next__, deliver)
+        batch = split_datagrams(datagrams, HEADER_SIZE)
+        self.consume(iter((batch,)).__next__, deliver)
 
     def consume(
         self,
-        next_batch: Callable[[], Sequence[bytes]],
+        next_batch: Callable[[], DatagramBatch],
         deliver: Callable[[Frame], object],
         *,
         stop: threading.Event | None = None,
     ) -> None:
         """Take datagrams, a batch at a time, from ``next_batch()`` until it raises
-        StopIteration or ``stop`` is set; hand each completed frame to ``deliver``.
+        StopIteration or ``stop`` is set; hand each completed frame to ``deliver``. Each
+        datagram comes split after its 12-byte RTP header (:func:`datagram_source` with
+        ``head_size=HEADER_SIZE``).
 
         ``next_batch`` may raise TimeoutError when nothing arrives (a socket's ``recv``
         does): the counters are then brought up to date. ``stop`` is looked at then, and
@@ -222,10 +226,11 @@ class FrameAssembler:
         # padding, extension or CSRCs) that is the next in sequence for the frame being
         # assembled. It cannot be a duplicate or a gap, so a middle packet only needs
         # storing, with its bookkeeping kept in locals until the next slow packet; a last
-        # packet (M=1) goes straight to the frame-end checks.
-        unpack = _FAST_HEADER.unpack_from
-        header_size = _HEADER_SIZE
-        plain = _PLAIN
+        # packet (M=1) goes straight to the frame-end checks. A frame's first packet (X=1)
+        # that is next in sequence after a completed frame opens the next one directly.
+        unpack_all = _FAST_HEADER.iter_unpack
+        pack = _FAST_HEADER.pack
+        plain, opening = _PLAIN, _PLAIN_WITH_EXTENSION
         fast = 0
         expected_sequence, stream_now, parts = self._fast_state()
         room = MAX_FRAME_PACKETS - len(parts)
@@ -242,11 +247,10 @@ class FrameAssembler:
                     continue
                 except StopIteration:
                     return
-                for datagram in batch:
-                    try:
-                        first, second, sequence, stream = unpack(datagram)
-                    except struct.error:
-                        first = -1  # shorter than a header: the slow path counts it
+                headers = unpack_all(batch.heads)
+                for (first, second, sequence, stream), payload in zip(
+                    headers, batch.bodies, strict=True
+                ):
                     if (
                         first == plain
                         and sequence == expected_sequence
@@ -254,7 +258,7 @@ class FrameAssembler:
                         and fast < room
                     ):
                         expected_sequence = (sequence + 1) & 0xFFFF
-                        parts[sequence] = datagram[header_size:]
+                        parts[sequence] = payload
                         fast += 1
                         if second < 0x80:
                             continue
@@ -265,7 +269,19 @@ class FrameAssembler:
                         if fast:
                             self._absorb(fast, expected_sequence)
                             fast = 0
-                        frame = self._push_slow(datagram)
+                        if (
+                            first == opening
+                            and sequence == expected_sequence
+                            and stream_now < 0
+                            and second < 0x80
+                            and self._open_in_order(sequence, stream, payload)
+                        ):
+                            frame = None
+                        else:
+                            # The datagram whole again; a short one's zero head fails as
+                            # RTP version 0.
+                            datagram = pack(first, second, sequence, stream) + payload
+                            frame = self._push_slow(datagram)
                     expected_sequence, stream_now, parts = self._fast_state()
                     room = MAX_FRAME_PACKETS - len(parts)
                     if frame is not None:
@@ -291,6 +307,30 @@ class FrameAssembler:
         self._highest += count
         self._next_sequence = next_sequence
         self._other_count = 0
+
+    def _open_in_order(self, sequence: int, stream: int, payload: bytes) -> bool:
+        """The fast path's frame start: ``payload`` (after the 12-byte header) of a packet
+        with X=1 and M=0 that is next in sequence while no frame is being assembled.
+        False leaves it to :meth:`_push_slow` (another source, a frame seen before, an
+        extension that does not fit); True means it was booked exactly as that would have."""
+        timestamp, ssrc = stream >> 32, stream & _TIMESTAMP_MASK
+        if ssrc != self._ssrc or timestamp in self._pending or timestamp in self._finished_set:
+            return False
+        try:
+            _, words = _EXTENSION_HEADER.unpack_from(payload)
+        except struct.error:
+            return False
+        start = _EXTENSION_HEADER.size + 4 * words
+        if start > len(payload):
+            return False
+        frame = self._open(timestamp)
+        frame.first = sequence
+        frame.extension = memoryview(payload)[_EXTENSION_HEADER.size : start]
+        frame.parts[sequence] = memoryview(payload)[start:]
+        self._current_timestamp = timestamp
+        self._current_parts = frame.parts
+        self._absorb(1, (sequence + 1) & 0xFFFF)
+        return True
 
     def _end_current(self, sequence: int) -> Frame | None:
         """The fast path's frame end: the current frame's last packet came in order."""
@@ -516,7 +556,8 @@ def pump(
     frame arrives. Returns as well when the socket is closed under it after ``stop`` was set.
     """
     try:
-        assembler.consume(datagram_source(sock, MAX_DATAGRAM), deliver, stop=stop)
+        next_batch = datagram_source(sock, MAX_DATAGRAM, head_size=HEADER_SIZE)
+        assembler.consume(next_batch, deliver, stop=stop)
     except OSError:
         if not stop.is_set():
             raise
