@@ -130,3 +130,17 @@ def test_tlv_walk_rejects_overruns_and_keeps_unknown_ids() -> None:
     assert announced_frame_size(encode_tlvs([(4, bytes(4)), (1, b"\0\0\1\0")])) == 256
     info = decode_frame_info(encode_tlvs([(4242, b"wxyz")]))
     assert info.unknown == ((4242, b"wxyz"),)
+
+
+def test_frame_info_keeps_what_decodes_before_a_tlv_that_overruns() -> None:
+    extension = encode_tlvs([(1, b"\0\0\1\0"), (4, bytes(4))]) + b"\x00\x0c\x00\x09iso"
+    info = decode_frame_info(extension)
+    assert (info.frame_size, info.rotation, info.iso) == (256, 0, None)
+
+
+def test_the_frame_size_is_read_without_walking_the_tlvs_after_it() -> None:
+    after = b"\x00\x0c\x00\x09"  # a TLV that runs past the end, after the frame size
+    assert announced_frame_size(encode_tlvs([(1, b"\0\0\1\0")]) + after) == 256
+    assert announced_frame_size(encode_tlvs([(4, bytes(4))])) is None
+    with pytest.raises(MalformedPacket):
+        announced_frame_size(after + encode_tlvs([(1, b"\0\0\1\0")]))

@@ -21,7 +21,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from camera2mqtt.cameras.base import CameraError, CameraTimeout
 from camera2mqtt.cameras.wifi.rtp import (
@@ -78,9 +78,12 @@ _TIMESTAMP_MASK = 0xFFFFFFFF
 _NEWEST, _GAP, _DUPLICATE, _LATE = 1, 0, -1, -2
 
 
-@dataclass(frozen=True, slots=True)
-class Frame:
-    """One verified live-view JPEG. ``timestamp`` is the camera's frame counter."""
+class Frame(NamedTuple):
+    """One verified live-view JPEG. ``timestamp`` is the camera's frame counter.
+
+    A NamedTuple rather than a frozen dataclass: as immutable, and made several times
+    faster, which counts at a few thousand frames a second.
+    """
 
     jpeg: bytes
     timestamp: int

@@ -11,6 +11,7 @@ Every parse error is a :class:`MalformedPacket`, which the receiver counts and s
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import struct
 from collections.abc import Iterable, Iterator
@@ -418,29 +419,32 @@ _DECODERS = {
 
 
 def decode_frame_info(extension: bytes | memoryview | None) -> FrameInfo:
-    """Decode the TLVs of a first packet's extension.
+    """Decode the TLVs of a first packet's extension; never raises.
 
-    Unknown ids, and known ones too short for their value, are kept raw in ``unknown``;
-    :class:`MalformedPacket` only when a TLV length runs past the extension.
+    Unknown ids, and known ones too short for their value, are kept raw in ``unknown``. A
+    TLV whose length runs past the extension ends the decoding (the frame itself was
+    checked on its own: its JPEG markers and the frame-size TLV before it).
     """
     if extension is None:
         return FrameInfo()
     fields: dict[str, object] = {}
     unknown = []
-    for function_id, data in iter_tlvs(extension):
-        decoder = _DECODERS.get(function_id)
-        try:
-            if decoder is None:
-                raise MalformedPacket(f"unknown TLV {function_id}")
-            fields.update(decoder(data))
-        except MalformedPacket:
-            unknown.append((function_id, bytes(data)))
+    with contextlib.suppress(MalformedPacket):
+        for function_id, data in iter_tlvs(extension):
+            decoder = _DECODERS.get(function_id)
+            try:
+                if decoder is None:
+                    raise MalformedPacket(f"unknown TLV {function_id}")
+                fields.update(decoder(data))
+            except MalformedPacket:
+                unknown.append((function_id, bytes(data)))
     return FrameInfo(**fields, unknown=tuple(unknown))
 
 
 def announced_frame_size(extension: bytes | memoryview) -> int | None:
-    """The frame-size TLV's value, checking only the TLV structure (cheap: once per frame)."""
-    size = None
+    """The frame-size TLV's value, or None without one. Walks the TLVs only up to it (it is
+    usually the first, so this is cheap enough for every frame); :class:`MalformedPacket`
+    if a TLV before it runs past the end of the extension."""
     offset = 0
     end = len(extension)
     unpack = _HALF_WORDS.unpack_from
@@ -452,8 +456,8 @@ def announced_frame_size(extension: bytes | memoryview) -> int | None:
         if offset > end:
             raise MalformedPacket(f"TLV {function_id} runs past the end of the extension")
         if function_id == FunctionId.FRAME_SIZE and words:
-            size = _WORD.unpack_from(extension, offset - 4 * words)[0]
-    return size
+            return _WORD.unpack_from(extension, offset - 4 * words)[0]
+    return None
 
 
 def _pack_words(*values: int, signed: bool = False) -> bytes:
