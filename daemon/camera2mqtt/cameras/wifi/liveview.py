@@ -131,7 +131,7 @@ class _PendingFrame:
     parts: dict[int, bytes | memoryview] = field(default_factory=dict)
     first: int | None = None
     last: int | None = None
-    extension: memoryview | None = None
+    extension: bytes | memoryview | None = None
     damaged: bool = False
     in_order: bool = True
     """No packet of this frame arrived after a later one: ``parts`` is in sequence order."""
@@ -328,8 +328,8 @@ class FrameAssembler:
             return False
         frame = self._open(timestamp)
         frame.first = sequence
-        frame.extension = memoryview(payload)[_EXTENSION_HEADER.size : start]
-        frame.parts[sequence] = memoryview(payload)[start:]
+        frame.extension = payload[_EXTENSION_HEADER.size : start]
+        frame.parts[sequence] = payload[start:]
         self._current_timestamp = timestamp
         self._current_parts = frame.parts
         self._absorb(1, (sequence + 1) & 0xFFFF)
@@ -480,7 +480,7 @@ class FrameAssembler:
         pending = self._pending
         while len(pending) >= MAX_PENDING_FRAMES:
             self._give_up(next(iter(pending)))
-        frame = pending[timestamp] = _PendingFrame(timestamp)
+        frame = pending[timestamp] = _PendingFrame(timestamp, {})
         return frame
 
     def _finish(self, timestamp: int) -> None:
