@@ -4,10 +4,12 @@ Usage: python bench/liveview.py [--frames N] [--seconds S]
 
 1. Throughput: one recorded stream of 640x480 JPEG frames in ~1,400-byte RTP packets is sent
    over loopback UDP, a chunk at a time, into (a) a bare loop that only receives the
-   datagrams and (b) our receiver (the batch receive and ``FrameAssembler.consume`` loop
-   that ``pump`` runs on the LiveView thread). Only the receiving is timed, and the sender
-   never runs at the same time as the receiver, so nothing is lost and neither side
-   competes for a core.
+   datagrams one ``recv_into`` at a time, (a') a bare loop that receives them in batches
+   exactly as our receiver does, and (b) our receiver (the batch receive and
+   ``FrameAssembler.consume`` loop that ``pump`` runs on the LiveView thread). The three
+   take turns chunk by chunk, so a change in the machine's speed hits them alike. Only the
+   receiving is timed, and the sender never runs at the same time as a receiver, so
+   nothing is lost and nothing competes for a core.
 2. CPU share: a real LiveView session receives a paced 30 fps stream from an RtpStreamer in
    another process; process CPU time / wall time of this (receiving) process is printed.
 
@@ -86,81 +88,125 @@ def open_pair() -> tuple[socket.socket, socket.socket, tuple[str, int], int]:
     return receiver, sender, receiver.getsockname(), packets
 
 
-def batches(stream: list[list[bytes]], packets: int) -> list[list[bytes]]:
-    """Whole frames, as many as fit ``packets`` datagrams (at least one), per batch."""
-    per_batch = max(1, packets // max(len(frame) for frame in stream))
+def chunks(stream: list[list[bytes]], packets: int) -> list[list[bytes]]:
+    """Whole frames, as many as fit ``packets`` datagrams (at least one), per chunk."""
+    per_chunk = max(1, packets // max(len(frame) for frame in stream))
     return [
-        [packet for frame in stream[i : i + per_batch] for packet in frame]
-        for i in range(0, len(stream), per_batch)
+        [packet for frame in stream[i : i + per_chunk] for packet in frame]
+        for i in range(0, len(stream), per_chunk)
     ]
 
 
-def time_bare(stream: list[list[bytes]]) -> float:
-    """Seconds spent receiving every packet with the barest loop Python allows."""
-    receiver, sender, dest, room = open_pair()
-    buffer = bytearray(65536)
-    receive = receiver.recv_into
-    spent = 0.0
-    with receiver, sender:
-        for batch in batches(stream, room):
-            for packet in batch:
-                sender.sendto(packet, dest)
-            began = time.perf_counter()
-            for _ in batch:
-                receive(buffer)
-            spent += time.perf_counter() - began
-    return spent
+class Loop:
+    """One receive loop on its own socket pair; :meth:`run` sends a chunk, then times
+    receiving all of it."""
+
+    name = ""
+
+    def __init__(self) -> None:
+        self.receiver, self.sender, self.destination, self.room = open_pair()
+        self.spent = 0.0
+
+    def run(self, chunk: list[bytes]) -> None:
+        for packet in chunk:
+            self.sender.sendto(packet, self.destination)
+        began = time.perf_counter()
+        self.receive(chunk)
+        self.spent += time.perf_counter() - began
+
+    def receive(self, chunk: list[bytes]) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        self.receiver.close()
+        self.sender.close()
 
 
-def time_bare_batched(stream: list[list[bytes]]) -> float:
-    """The same, taking datagrams in batches the way our receiver does (recvmmsg on Linux):
-    the like-for-like reference for what assembly itself costs."""
-    receiver, sender, dest, room = open_pair()
-    next_batch = datagram_source(receiver, MAX_DATAGRAM, head_size=HEADER_SIZE)
-    spent = 0.0
-    with receiver, sender:
-        for batch in batches(stream, room):
-            for packet in batch:
-                sender.sendto(packet, dest)
-            began = time.perf_counter()
-            received = 0
-            while received < len(batch):
-                received += len(next_batch().bodies)
-            spent += time.perf_counter() - began
-    return spent
+class BareLoop(Loop):
+    """(a) The barest loop Python allows: one ``recv_into`` a reused buffer per datagram."""
+
+    name = "a"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.buffer = bytearray(MAX_DATAGRAM)
+
+    def receive(self, chunk: list[bytes]) -> None:
+        receive, buffer = self.receiver.recv_into, self.buffer
+        for _ in chunk:
+            receive(buffer)
 
 
-def time_receiver(stream: list[list[bytes]]) -> float:
-    """Seconds our receive loop and assembler spend on every packet; checks every frame."""
-    receiver, sender, dest, room = open_pair()
-    assembler = FrameAssembler()
-    # Made once per socket, as a LiveView session does (and as the batched bare loop does).
-    next_batch = datagram_source(receiver, MAX_DATAGRAM, head_size=HEADER_SIZE)
-    stop = threading.Event()
-    wanted = 0
+class BatchedBareLoop(Loop):
+    """(a') The same, taking datagrams in batches the way our receiver does (recvmmsg on
+    Linux, split after the header): the like-for-like reference for what assembly costs."""
 
-    def deliver(frame: Frame) -> None:
-        if assembler.frames_ok >= wanted:
-            stop.set()
+    name = "a'"
 
-    spent = 0.0
-    with receiver, sender:
-        for batch in batches(stream, room):
-            wanted += sum(1 for packet in batch if packet[1] & 0x80)  # M=1: one per frame
-            stop.clear()
-            # Started before the clock, so that starting its thread is not timed as ours.
-            watchdog = threading.Timer(WATCHDOG_SECONDS, stop.set)
-            watchdog.start()
-            for packet in batch:
-                sender.sendto(packet, dest)
-            began = time.perf_counter()
-            assembler.consume(next_batch, deliver, stop=stop)
-            spent += time.perf_counter() - began
-            watchdog.cancel()
-    counters = assembler.counters()
-    if counters.frames_ok != len(stream) or counters.packets_lost:
-        raise SystemExit(f"the receiver lost data during the bench: {counters.summary()}")
-    return spent
+    def __init__(self) -> None:
+        super().__init__()
+        self.next_batch = datagram_source(self.receiver, MAX_DATAGRAM, head_size=HEADER_SIZE)
+
+    def receive(self, chunk: list[bytes]) -> None:
+        received = 0
+        while received < len(chunk):
+            received += len(self.next_batch().bodies)
+
+
+class OurReceiver(Loop):
+    """(b) Our receive loop and assembler (what ``pump`` runs on the LiveView thread),
+    until every frame of the chunk has been delivered; checks nothing was lost."""
+
+    name = "b"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.assembler = FrameAssembler()
+        # Made once per socket, as a LiveView session does (and as the batched bare loop does).
+        self.next_batch = datagram_source(self.receiver, MAX_DATAGRAM, head_size=HEADER_SIZE)
+        self.stop = threading.Event()
+        self.wanted = 0
+        self.frames = 0
+
+    def _deliver(self, frame: Frame) -> None:
+        if self.assembler.frames_ok >= self.wanted:
+            self.stop.set()
+
+    def run(self, chunk: list[bytes]) -> None:
+        frames = sum(1 for packet in chunk if packet[1] & 0x80)  # M=1: one per frame
+        self.wanted += frames
+        self.frames += frames
+        self.stop.clear()
+        # Started before the clock, so that starting its thread is not timed as ours.
+        watchdog = threading.Timer(WATCHDOG_SECONDS, self.stop.set)
+        watchdog.start()
+        super().run(chunk)
+        watchdog.cancel()
+
+    def receive(self, chunk: list[bytes]) -> None:
+        self.assembler.consume(self.next_batch, self._deliver, stop=self.stop)
+
+    def close(self) -> None:
+        super().close()
+        counters = self.assembler.counters()
+        if counters.frames_ok != self.frames or counters.packets_lost:
+            raise SystemExit(f"the receiver lost data during the bench: {counters.summary()}")
+
+
+def one_round(stream: list[list[bytes]]) -> dict[str, float]:
+    """Frames/s of each loop over the whole stream. The loops take turns chunk by chunk
+    (in a rotating order), so a change in the machine's speed hits all three alike."""
+    loops: list[Loop] = [BareLoop(), BatchedBareLoop(), OurReceiver()]
+    try:
+        room = min(loop.room for loop in loops)
+        for number, chunk in enumerate(chunks(stream, room)):
+            turn = number % len(loops)
+            for loop in loops[turn:] + loops[:turn]:
+                loop.run(chunk)
+    finally:
+        for loop in loops:
+            loop.close()
+    return {loop.name: len(stream) / loop.spent for loop in loops}
 
 
 def _stream_in_child(port: int, seconds: float, ready: multiprocessing.Event) -> None:
@@ -217,7 +263,7 @@ def cpu_share_real_time(seconds: float) -> tuple[float, int, str]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--frames", type=int, default=300, help="frames per throughput run")
-    parser.add_argument("--rounds", type=int, default=7, help="throughput runs of each loop")
+    parser.add_argument("--rounds", type=int, default=9, help="throughput runs of each loop")
     parser.add_argument("--seconds", type=float, default=6.0, help="length of the 30 fps run")
     args = parser.parse_args()
 
@@ -228,11 +274,10 @@ def main() -> int:
         f"of JPEG on average, {packets} packets (<= {DEFAULT_PACKET_SIZE} bytes), "
         f"{packets / args.frames:.1f} packets a frame"
     )
-    bare, batched, ours = [], [], []
-    for _ in range(args.rounds):  # interleaved, so machine load hits all alike
-        bare.append(args.frames / time_bare(stream))
-        batched.append(args.frames / time_bare_batched(stream))
-        ours.append(args.frames / time_receiver(stream))
+    rounds = [one_round(stream) for _ in range(args.rounds)]
+    bare = [fps["a"] for fps in rounds]
+    batched = [fps["a'"] for fps in rounds]
+    ours = [fps["b"] for fps in rounds]
     ratios = [b / a for a, b in zip(bare, ours, strict=True)]
     like_ratios = [b / a for a, b in zip(batched, ours, strict=True)]
     bare_fps, batched_fps, our_fps = max(bare), max(batched), max(ours)
