@@ -30,6 +30,13 @@ def test_linux_uses_batches() -> None:
 HEAD = 12
 
 
+@pytest.fixture(params=["recvmmsg", "recv"])
+def either_way(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs a test with batched reception, then with the one-``recv`` fallback."""
+    if request.param == "recv":
+        monkeypatch.setattr(udp, "_recvmmsg", lambda: None)
+
+
 def receive(next_batch: Callable[[], udp.DatagramBatch], count: int) -> udp.DatagramBatch:
     """At least ``count`` datagrams, the batches joined into one."""
     heads, bodies = b"", []
@@ -42,15 +49,11 @@ def receive(next_batch: Callable[[], udp.DatagramBatch], count: int) -> udp.Data
     return udp.DatagramBatch(heads, bodies)
 
 
-@pytest.mark.parametrize("batched", [True, False], ids=["recvmmsg", "recv"])
+@pytest.mark.usefixtures("either_way")
 def test_datagrams_come_in_order_split_after_the_head_then_the_timeout(
     pair: tuple[socket.socket, socket.socket, tuple[str, int]],
-    batched: bool,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     receiver, sender, address = pair
-    if not batched:
-        monkeypatch.setattr(udp, "_recvmmsg", lambda: None)
     sent = [bytes([n % 256]) * (1 + n * 7) for n in range(udp.BATCH * 2 + 5)]
     for datagram in sent:
         sender.sendto(datagram, address)
@@ -65,15 +68,11 @@ def test_datagrams_come_in_order_split_after_the_head_then_the_timeout(
     assert next_batch() == (b"late, and lo", [b"nger than a head"])
 
 
-@pytest.mark.parametrize("batched", [True, False], ids=["recvmmsg", "recv"])
+@pytest.mark.usefixtures("either_way")
 def test_a_datagram_shorter_than_the_head_comes_whole_with_a_zero_head(
     pair: tuple[socket.socket, socket.socket, tuple[str, int]],
-    batched: bool,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     receiver, sender, address = pair
-    if not batched:
-        monkeypatch.setattr(udp, "_recvmmsg", lambda: None)
     sent = [b"A" * 20, b"short", b"H" * HEAD, b"", b"B" * 13]
     for datagram in sent:
         sender.sendto(datagram, address)
