@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import socket
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
+
+WIFI_MODEL = "e-m1-iii"
+SERIAL_MODEL = "c-2020z"
 
 
 def free_port(kind: int = socket.SOCK_STREAM) -> int:
@@ -33,3 +38,24 @@ def broker():
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
     with MosquittoBroker() as running:
         yield running
+
+
+@pytest.fixture
+def wifi_sim(request: pytest.FixtureRequest) -> Iterator[Any]:
+    """The simulated Wi-Fi camera, streaming live view when asked; parametrize indirectly
+    with a model name to change it."""
+    from camera2mqtt.sim.wifi import WifiSimulator
+    from camera2mqtt.sim.wifi.liveview import RtpStreamer
+
+    model = getattr(request, "param", WIFI_MODEL)
+    with WifiSimulator(model, liveview=RtpStreamer()) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def serial_sim() -> Iterator[Any]:
+    """The simulated serial camera on a pty."""
+    from camera2mqtt.sim.serial import SerialSimulator
+
+    with SerialSimulator(SERIAL_MODEL) as simulator:
+        yield simulator

@@ -17,8 +17,6 @@ import pytest
 from tests.daemon.mqtt_probe import MqttProbe
 
 READY_TIMEOUT = 45.0
-WIFI_MODEL = "e-m1-iii"
-SERIAL_MODEL = "c-2020z"
 POLL_INTERVAL = 1.0
 
 
@@ -63,32 +61,6 @@ def daemon_config_text(
             f"    poll_interval: {poll_interval}",
         ]
     return "\n".join(lines) + "\n"
-
-
-@pytest.fixture
-def wifi_sim(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """The simulated Wi-Fi camera; parametrize indirectly with a model name to change it."""
-    from camera2mqtt.sim.wifi import WifiSimulator
-    from camera2mqtt.sim.wifi.liveview import RtpStreamer
-
-    simulator = WifiSimulator(getattr(request, "param", WIFI_MODEL), liveview=RtpStreamer())
-    simulator.start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
-
-
-@pytest.fixture
-def serial_sim() -> Iterator[Any]:
-    from camera2mqtt.sim.serial import SerialSimulator
-
-    simulator = SerialSimulator(SERIAL_MODEL)
-    simulator.start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
 
 
 @dataclass

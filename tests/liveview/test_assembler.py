@@ -16,17 +16,29 @@ SSRC = 0x5EED
 PICTURES = FramePictures()
 
 
-def frame_packets(counter: int, first_sequence: int, *, size: bool = True) -> list[bytes]:
+def frame_packets(
+    counter: int, first_sequence: int, *, size: bool = True, ssrc: int = SSRC
+) -> list[bytes]:
     jpeg = PICTURES.picture(160, 120, counter)
     info = FrameInfo(frame_size=len(jpeg) if size else None)
     return packetize(
         jpeg,
         timestamp=counter,
-        ssrc=SSRC,
+        ssrc=ssrc,
         first_sequence=first_sequence,
         info=info,
         packet_size=400,
     )
+
+
+def stream_packets(
+    counters: range, first_sequence: int, *, size: bool = True, ssrc: int = SSRC
+) -> list[bytes]:
+    """The packets of consecutive frames, their sequence numbers running on."""
+    packets: list[bytes] = []
+    for counter in counters:
+        packets += frame_packets(counter, first_sequence + len(packets), size=size, ssrc=ssrc)
+    return packets
 
 
 def feed(assembler: FrameAssembler, datagrams: list[bytes]) -> list:
@@ -35,13 +47,7 @@ def feed(assembler: FrameAssembler, datagrams: list[bytes]) -> list:
 
 def test_in_order_stream_gives_every_frame_intact() -> None:
     assembler = FrameAssembler()
-    datagrams: list[bytes] = []
-    sequence = 100
-    for counter in range(5):
-        packets = frame_packets(counter, sequence)
-        sequence += len(packets)
-        datagrams += packets
-    frames = feed(assembler, datagrams)
+    frames = feed(assembler, stream_packets(range(5), 100))
     assert [f.timestamp for f in frames] == [0, 1, 2, 3, 4]
     for frame in frames:
         assert frame.jpeg == PICTURES.picture(160, 120, frame.timestamp)
@@ -148,19 +154,7 @@ def test_malformed_and_foreign_datagrams_are_counted_and_skipped() -> None:
 def test_a_new_source_is_followed_after_a_run_of_its_packets() -> None:
     assembler = FrameAssembler()
     feed(assembler, frame_packets(0, 0))
-    other = []
-    sequence = 30000
-    for counter in range(100, 130):
-        packets = packetize(
-            PICTURES.picture(160, 120, counter),
-            timestamp=counter,
-            ssrc=0xFEED,
-            first_sequence=sequence,
-            info=FrameInfo(),
-            packet_size=400,
-        )
-        sequence += len(packets)
-        other += packets
+    other = stream_packets(range(100, 130), 30000, size=False, ssrc=0xFEED)
     frames = feed(assembler, other)
     assert frames, "the receiver never followed the restarted stream"
     assert frames[-1].timestamp == 129
@@ -175,26 +169,9 @@ def test_flush_counts_incomplete_frames_as_dropped() -> None:
 
 def test_a_restarted_stream_may_reuse_frame_counters() -> None:
     assembler = FrameAssembler()
-    old = []
-    sequence = 0
-    for counter in range(20):
-        packets = frame_packets(counter, sequence)
-        sequence += len(packets)
-        old += packets
-    assert len(feed(assembler, old)) == 20
-    restarted = []
-    sequence = 5000
-    for counter in range(40):  # the new source counts frames from 0 again
-        packets = packetize(
-            PICTURES.picture(160, 120, counter),
-            timestamp=counter,
-            ssrc=0xFEED,
-            first_sequence=sequence,
-            info=FrameInfo(),
-            packet_size=400,
-        )
-        sequence += len(packets)
-        restarted += packets
+    assert len(feed(assembler, stream_packets(range(20), 0))) == 20
+    # The new source counts frames from 0 again.
+    restarted = stream_packets(range(40), 5000, size=False, ssrc=0xFEED)
     frames = [f.timestamp for f in feed(assembler, restarted)]
     assert frames == list(range(frames[0], 40))
     assert frames[0] < 12  # the switch happens after 64 packets, within the first frames
@@ -240,12 +217,7 @@ def test_a_stray_packet_after_the_last_cannot_stand_in_for_a_lost_one() -> None:
 
 def test_an_interleaved_foreign_source_never_takes_over() -> None:
     assembler = FrameAssembler()
-    ours = []
-    sequence = 0
-    for counter in range(30):
-        packets = frame_packets(counter, sequence)
-        sequence += len(packets)
-        ours += packets
+    ours = stream_packets(range(30), 0)
     mixed = []
     for index, packet in enumerate(ours):
         mixed.append(packet)

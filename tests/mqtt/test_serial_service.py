@@ -5,30 +5,15 @@ from __future__ import annotations
 import io
 import json
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from PIL import Image
 
 from camera2mqtt.config import parse_config
 from camera2mqtt.service import Service
 from tests.mqtt.recorder import Recorder
 
-SERIAL_MODEL = "c-2020z"
 WAIT = 90.0
-
-
-@pytest.fixture
-def serial_sim() -> Iterator[object]:
-    from camera2mqtt.sim.serial import SerialSimulator
-
-    simulator = SerialSimulator(SERIAL_MODEL)
-    simulator.start()
-    try:
-        yield simulator
-    finally:
-        simulator.stop()
 
 
 def test_serial_camera_over_mqtt(broker, serial_sim, tmp_path: Path) -> None:

@@ -15,17 +15,6 @@ from camera2mqtt.config import parse_config
 from camera2mqtt.service import Service
 from tests.mqtt.recorder import Recorder
 
-WIFI_MODEL = "e-m1-iii"
-
-
-@pytest.fixture
-def wifi_sim() -> Iterator[object]:
-    from camera2mqtt.sim.wifi import WifiSimulator
-    from camera2mqtt.sim.wifi.liveview import RtpStreamer
-
-    with WifiSimulator(WIFI_MODEL, liveview=RtpStreamer()) as simulator:
-        yield simulator
-
 
 def config_text(mqtt_port: int, wifi_port: int, base: str, root: Path) -> str:
     return f"""
