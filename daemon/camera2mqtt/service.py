@@ -54,12 +54,12 @@ CONTROL_IDLE_WAIT = 3600.0
 
 @dataclass(frozen=True, slots=True)
 class _Connected:
-    pass
+    """The bridge (re)connected to the broker: publish discovery and the states again."""
 
 
 @dataclass(frozen=True, slots=True)
 class _HomeAssistantOnline:
-    pass
+    """Home Assistant announced itself (its birth message): do the same, after a jitter."""
 
 
 @dataclass(frozen=True, slots=True)

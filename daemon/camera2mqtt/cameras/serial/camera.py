@@ -448,7 +448,7 @@ class SerialCamera(Camera):
         try:
             return link.get_int(register)
         except (ProtocolError, RegisterUnsupported):
-            pass
+            pass  # not an integer register on this model: read it as a string below
         if frame is not None:
             link.set_int(Register.FRAME, frame)
         try:
