@@ -9,6 +9,7 @@ from PIL import Image
 
 from camera2mqtt.cameras.wifi.liveview import FrameAssembler
 from camera2mqtt.cameras.wifi.rtp import FrameInfo, build_packet
+from camera2mqtt.cameras.wifi.udp import split_datagrams
 from camera2mqtt.sim.images import make_jpeg
 from camera2mqtt.sim.wifi.liveview import FramePictures, packetize
 
@@ -201,7 +202,7 @@ def test_a_frame_that_never_ends_is_given_up(monkeypatch: pytest.MonkeyPatch) ->
     assembler = FrameAssembler()
     assert feed(assembler, [start, *endless]) == []
     assert assembler.frames_dropped == 1
-    assert all(len(frame.parts) <= 60 for frame in assembler._pending.values())
+    assert all(frame.packets <= 60 for frame in assembler._pending.values())
 
 
 def test_a_stray_packet_after_the_last_cannot_stand_in_for_a_lost_one() -> None:
@@ -235,3 +236,81 @@ def test_a_duplicate_that_differs_from_the_first_copy_drops_the_frame() -> None:
     frames = feed(assembler, [packets[0], bytes(forged), packets[1], *packets[2:]])
     assert frames == []
     assert assembler.duplicates == 1 and assembler.frames_dropped == 1
+
+
+# The in-order path checks a whole run of packets at once; feeding a stream in batches of
+# any size, or with any one header changed, must end exactly as one packet at a time does.
+
+
+def feed_in_batches(datagrams: list[bytes], size: int) -> tuple[list, FrameAssembler]:
+    assembler = FrameAssembler()
+    frames: list = []
+    batches = [split_datagrams(datagrams[i : i + size], 12) for i in range(0, len(datagrams), size)]
+    assembler.consume(iter(batches).__next__, frames.append)
+    return frames, assembler
+
+
+def test_batches_of_any_size_give_the_same_frames_and_counters() -> None:
+    packets = stream_packets(range(4), 65530)  # the sequence numbers wrap in the first frame
+    one_by_one = FrameAssembler()
+    expected = [(f.timestamp, f.jpeg) for f in feed(one_by_one, packets)]
+    assert len(expected) == 4
+    for size in range(1, len(packets) + 1):
+        frames, assembler = feed_in_batches(packets, size)
+        assert [(f.timestamp, f.jpeg) for f in frames] == expected, size
+        assert assembler.counters() == one_by_one.counters(), size
+
+
+@pytest.mark.parametrize(
+    ("byte", "change", "frame_kept"),
+    [
+        (0, 0x20, False),  # P=1: the last byte is taken as a padding count
+        (1, 0x80, False),  # M=1 in the middle: the frame ends short
+        (1, 0x01, True),  # payload type: not checked, as the packet-by-packet path
+        (3, 0x01, False),  # sequence number: it now repeats a neighbour's
+        (7, 0x01, False),  # frame counter: it is counted in another frame (which it spoils)
+        (11, 0x01, False),  # SSRC: from another source
+    ],
+    ids=["padding", "marker", "payload type", "sequence", "frame counter", "ssrc"],
+)
+def test_a_changed_header_anywhere_in_a_run(byte: int, change: int, frame_kept: bool) -> None:
+    packets = stream_packets(range(3), 300)
+    for index in range(len(packets)):
+        changed = list(packets)
+        header = bytearray(changed[index])
+        header[byte] ^= change
+        changed[index] = bytes(header)
+        one_by_one = FrameAssembler()
+        expected = [(f.timestamp, f.jpeg) for f in feed(one_by_one, changed)]
+        frames, assembler = feed_in_batches(changed, len(changed))
+        assert [(f.timestamp, f.jpeg) for f in frames] == expected, index
+        assert assembler.counters() == one_by_one.counters(), index
+        owner, position = frame_of(packets, index)
+        if 0 < position < len(frame_packets(owner, 0)) - 1:  # a middle packet
+            assert (owner in {f.timestamp for f in frames}) == frame_kept, index
+
+
+def frame_of(packets: list[bytes], index: int) -> tuple[int, int]:
+    """The frame counter of ``packets[index]`` and its place in that frame."""
+    counter = int.from_bytes(packets[index][4:8])
+    first = next(i for i, p in enumerate(packets) if int.from_bytes(p[4:8]) == counter)
+    return counter, index - first
+
+
+def test_a_middle_packet_with_another_payload_type_still_completes_its_frame() -> None:
+    packets = frame_packets(0, 0)
+    changed = bytearray(packets[2])
+    changed[1] ^= 0x01
+    frames, assembler = feed_in_batches([*packets[:2], bytes(changed), *packets[3:]], 64)
+    assert [f.jpeg for f in frames] == [PICTURES.picture(160, 120, 0)]
+    assert assembler.frames_dropped == 0
+
+
+def test_a_run_longer_than_max_run_is_checked_in_pieces(monkeypatch: pytest.MonkeyPatch) -> None:
+    from camera2mqtt.cameras.wifi import liveview
+
+    monkeypatch.setattr(liveview, "MAX_RUN", 3)
+    packets = stream_packets(range(3), 65530)
+    frames, assembler = feed_in_batches(packets, len(packets))
+    assert [f.timestamp for f in frames] == [0, 1, 2]
+    assert assembler.counters().frames_ok == 3 and assembler.packets_lost == 0

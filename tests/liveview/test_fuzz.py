@@ -93,8 +93,8 @@ def test_mutated_streams_only_ever_emit_frames_that_were_sent(
             assert frame.jpeg in SENT.values()
             pushed.append((frame.timestamp, frame.jpeg))
     one_by_one.flush()
-    # Feeding everything in one call (the receive loop's way, with the fast path's
-    # bookkeeping deferred) must give the same frames and counters.
+    # Feeding everything in one call (the receive loop's way: in-order runs checked at once)
+    # must give the same frames and counters.
     at_once = FrameAssembler()
     fed: list = []
     at_once.feed(datagrams, fed.append)

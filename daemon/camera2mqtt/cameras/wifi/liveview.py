@@ -12,11 +12,13 @@ put back in order; a frame with a missing or damaged packet is dropped and count
 
 from __future__ import annotations
 
+import array
 import collections
 import contextlib
 import logging
 import socket
 import struct
+import sys
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
@@ -71,9 +73,28 @@ JPEG_END = b"\xff\xd9"
 _HALF = SEQUENCE_MODULO // 2
 _FAST_HEADER = struct.Struct("!BBHQ")  # timestamp and SSRC read as one 64-bit number
 _EXTENSION_HEADER = struct.Struct("!HH")  # profile/version, length in 32-bit words
-_PLAIN = 0x80
-_PLAIN_WITH_EXTENSION = 0x90
+_PLAIN = 0x80  # first byte of any other packet: V=2, no padding, extension or CSRCs
+_OPENING = 0x90  # first byte of a frame's first packet: V=2, X=1, no padding or CSRCs
 _TIMESTAMP_MASK = 0xFFFFFFFF
+MAX_RUN = 256
+"""Packets checked at once by the in-order path (:meth:`FrameAssembler._take_run`)."""
+_MARKER_BITS = bytes(byte >> 7 for byte in range(256))
+"""Maps a header's second byte to its M bit."""
+
+
+def _sequence_bytes() -> tuple[bytes, bytes]:
+    """The high and the low bytes of every 16-bit sequence number in order, then of the
+    first MAX_RUN again: those of any run of up to MAX_RUN packets are one slice of each."""
+    numbers = array.array("H", range(SEQUENCE_MODULO))
+    numbers.extend(range(MAX_RUN))
+    if sys.byteorder == "little":
+        numbers.byteswap()
+    table = numbers.tobytes()
+    return table[0::2], table[1::2]
+
+
+_SEQUENCE_HIGH, _SEQUENCE_LOW = _sequence_bytes()
+
 # How a packet's sequence number relates to those seen before (_track_sequence).
 _NEWEST, _GAP, _DUPLICATE, _LATE = 1, 0, -1, -2
 
@@ -128,7 +149,15 @@ _COUNTERS = tuple(LiveViewCounters.__dataclass_fields__)
 @dataclass(slots=True)
 class _PendingFrame:
     timestamp: int
+    template: bytes
+    """The 12-byte header every middle packet of this frame has, its sequence number
+    zeroed (:meth:`FrameAssembler._take_run` fills it in)."""
     parts: dict[int, bytes | memoryview] = field(default_factory=dict)
+    """Packets by sequence number: those that did not come through the in-order path."""
+    run: list[bytes | memoryview] = field(default_factory=list)
+    """Then the packets that came in sequence from ``run_first`` on, none of them in
+    ``parts`` (only the frame being assembled has one; :meth:`settle` folds it in)."""
+    run_first: int = 0
     first: int | None = None
     last: int | None = None
     extension: bytes | memoryview | None = None
@@ -136,13 +165,24 @@ class _PendingFrame:
     in_order: bool = True
     """No packet of this frame arrived after a later one: ``parts`` is in sequence order."""
 
+    @property
+    def packets(self) -> int:
+        return len(self.parts) + len(self.run)
+
+    def settle(self) -> None:
+        """Move the in-order run into ``parts``, for the packet-by-packet path."""
+        if self.run:
+            first = self.run_first
+            sequences = [(first + offset) & 0xFFFF for offset in range(len(self.run))]
+            self.parts.update(zip(sequences, self.run, strict=True))
+            self.run = []
+
 
 class FrameAssembler:
     """Turns live-view datagrams into verified JPEG frames; never raises on bad input.
 
     Not thread-safe: one receive loop feeds it. Counters are plain attributes, read with
-    :meth:`counters`; while :meth:`consume` runs they may lag by the in-order packets of the
-    frame being assembled (they catch up at each frame's end and each idle timeout).
+    :meth:`counters`.
     """
 
     def __init__(self) -> None:
@@ -166,8 +206,8 @@ class FrameAssembler:
         self._highest = -1
         self._missing: set[int] = set()
         self._next_sequence = -1
-        self._current_timestamp = -1
-        self._current_parts: dict[int, bytes | memoryview] = {}
+        self._current: _PendingFrame | None = None
+        """The frame the newest packet belongs to, while it is still incomplete."""
         self._pending: dict[int, _PendingFrame] = {}
         self._finished: collections.deque[int] = collections.deque(maxlen=MAX_PENDING_FRAMES * 4)
         self._finished_set: set[int] = set()
@@ -221,130 +261,149 @@ class FrameAssembler:
         ``head_size=HEADER_SIZE``).
 
         ``next_batch`` may raise TimeoutError when nothing arrives (a socket's ``recv``
-        does): the counters are then brought up to date. ``stop`` is looked at then, and
-        after every datagram that is not a plain in-order middle packet (so at least once a
-        frame, and after every delivered frame).
+        does); ``stop`` is looked at then, and after every run of in-order packets and
+        every other datagram (so at least once a frame, and after every delivered frame).
         """
-        # Fast path, most packets of a frame: a plain packet (first byte 0x80: V=2, no
-        # padding, extension or CSRCs) that is the next in sequence for the frame being
-        # assembled. It cannot be a duplicate or a gap, so a middle packet only needs
-        # storing, with its bookkeeping kept in locals until the next slow packet; a last
-        # packet (M=1) goes straight to the frame-end checks. A frame's first packet (X=1)
-        # that is next in sequence after a completed frame opens the next one directly.
-        unpack_all = _FAST_HEADER.iter_unpack
-        pack = _FAST_HEADER.pack
-        plain, opening = _PLAIN, _PLAIN_WITH_EXTENSION
-        fast = 0
-        expected_sequence, stream_now, parts = self._fast_state()
-        room = MAX_FRAME_PACKETS - len(parts)
-        try:
-            while True:
-                try:
-                    batch = next_batch()
-                except TimeoutError:
-                    if fast:
-                        self._absorb(fast, expected_sequence)
-                        fast = 0
-                    if stop is not None and stop.is_set():
-                        return
-                    continue
-                except StopIteration:
+        while True:
+            try:
+                batch = next_batch()
+            except TimeoutError:
+                if stop is not None and stop.is_set():
                     return
-                headers = unpack_all(batch.heads)
-                for (first, second, sequence, stream), payload in zip(
-                    headers, batch.bodies, strict=True
-                ):
-                    if (
-                        first == plain
-                        and sequence == expected_sequence
-                        and stream == stream_now
-                        and fast < room
-                    ):
-                        expected_sequence = (sequence + 1) & 0xFFFF
-                        parts[sequence] = payload
-                        fast += 1
-                        if second < 0x80:
-                            continue
-                        self._absorb(fast, expected_sequence)
-                        fast = 0
-                        frame = self._end_current(sequence)
-                    else:
-                        if fast:
-                            self._absorb(fast, expected_sequence)
-                            fast = 0
-                        if (
-                            first == opening
-                            and sequence == expected_sequence
-                            and stream_now < 0
-                            and second < 0x80
-                            and self._open_in_order(sequence, stream, payload)
-                        ):
-                            frame = None
-                        else:
-                            # The datagram whole again; a short one's zero head fails as
-                            # RTP version 0.
-                            datagram = pack(first, second, sequence, stream) + payload
-                            frame = self._push_slow(datagram)
-                    expected_sequence, stream_now, parts = self._fast_state()
-                    room = MAX_FRAME_PACKETS - len(parts)
-                    if frame is not None:
-                        deliver(frame)
-                    if stop is not None and stop.is_set():
-                        return
-        finally:
-            if fast:
-                self._absorb(fast, expected_sequence)
+                continue
+            except StopIteration:
+                return
+            if self._take(batch, deliver, stop):
+                return
 
-    def _fast_state(self) -> tuple[int, int, dict[int, bytes | memoryview]]:
-        """What the fast path matches: next sequence, (frame counter, SSRC) as one number,
-        and the parts of the frame being assembled (-1 matches nothing)."""
-        if self._current_timestamp < 0 or self._ssrc is None:
-            return self._next_sequence, -1, self._current_parts
-        stream = self._current_timestamp << 32 | self._ssrc
-        return self._next_sequence, stream, self._current_parts
+    def _take(
+        self,
+        batch: DatagramBatch,
+        deliver: Callable[[Frame], object],
+        stop: threading.Event | None,
+    ) -> bool:
+        """Assemble one batch; True when ``stop`` was set on the way."""
+        heads, bodies = batch
+        markers = heads[1::HEADER_SIZE].translate(_MARKER_BITS)
+        index, count = 0, len(bodies)
+        while index < count:
+            taken, frame = self._take_run(heads, bodies, markers, index)
+            if not taken:
+                frame = self._take_other(heads, bodies[index], index)
+                taken = 1
+            index += taken
+            if frame is not None:
+                deliver(frame)
+            if stop is not None and stop.is_set():
+                return True
+        return False
+
+    def _take_run(
+        self, heads: bytes, bodies: list[bytes], markers: bytes, index: int
+    ) -> tuple[int, Frame | None]:
+        """The in-order path, which most packets take: from ``index`` on, the packets that
+        are exactly what the frame being assembled expects next, up to and including its
+        last packet (M=1). Each must have first byte 0x80 (V=2, no padding, extension or
+        CSRCs), the frame's payload type, frame counter and SSRC, and the next sequence
+        number. When no frame is being assembled, the next frame's first packet (X=1), next
+        in sequence, opens it and the run goes on after it.
+
+        The run's headers are compared with the expected ones in one go, and its payloads
+        are stored without looking at each. Returns how many packets were taken (0: the one
+        at ``index`` is for the packet-by-packet path) and the frame they completed.
+        """
+        frame = self._current
+        start = index
+        if frame is None:
+            frame = self._open_in_order(heads, bodies[index], index)
+            if frame is None:
+                return 0, None
+            start += 1
+        end = markers.find(1, start)
+        stop = len(bodies) if end < 0 else end + 1
+        stop = min(stop, start + MAX_RUN, start + MAX_FRAME_PACKETS - frame.packets)
+        if stop <= start:
+            return start - index, None
+        size = HEADER_SIZE
+        sequence = self._next_sequence
+        actual = heads[start * size : stop * size]
+        expected = bytearray(frame.template) * (stop - start)
+        expected[2::size] = _SEQUENCE_HIGH[sequence : sequence + stop - start]
+        expected[3::size] = _SEQUENCE_LOW[sequence : sequence + stop - start]
+        if stop - 1 == end:
+            expected[-11] |= 0x80  # M=1 on the frame's last packet
+        if actual == expected:
+            taken = stop - start
+        else:
+            # Those before the first differing byte match: XOR leaves it the highest bit.
+            difference = int.from_bytes(actual) ^ int.from_bytes(expected)
+            taken = (len(actual) - (difference.bit_length() + 7) // 8) // size
+            if not taken:
+                return start - index, None
+        if not frame.run:
+            frame.run_first = sequence
+        frame.run += bodies[start : start + taken]
+        last = (sequence + taken - 1) & 0xFFFF
+        self._absorb(taken, (last + 1) & 0xFFFF)
+        if markers[start + taken - 1]:
+            return start + taken - index, self._end_current(frame, last)
+        return start + taken - index, None
+
+    def _open_in_order(self, heads: bytes, payload: bytes, index: int) -> _PendingFrame | None:
+        """Open the next frame if the datagram at ``index`` is its first packet (X=1, M=0),
+        next in sequence, from the source being followed, of a frame not seen before, with an
+        extension that fits; booked exactly as :meth:`_push_slow` would. None otherwise."""
+        first, second, sequence, stream = _FAST_HEADER.unpack_from(heads, index * HEADER_SIZE)
+        timestamp, ssrc = stream >> 32, stream & _TIMESTAMP_MASK
+        if (
+            first != _OPENING
+            or second >= 0x80
+            or sequence != self._next_sequence
+            or ssrc != self._ssrc
+            or timestamp in self._pending
+            or timestamp in self._finished_set
+        ):
+            return None
+        try:
+            _, words = _EXTENSION_HEADER.unpack_from(payload)
+        except struct.error:
+            return None
+        start = _EXTENSION_HEADER.size + 4 * words
+        if start > len(payload):
+            return None
+        frame = self._open(timestamp, second)
+        frame.first = frame.run_first = sequence
+        frame.extension = payload[_EXTENSION_HEADER.size : start]
+        frame.run.append(payload[start:])
+        self._current = frame
+        self._absorb(1, (sequence + 1) & 0xFFFF)
+        return frame
+
+    def _take_other(self, heads: bytes, payload: bytes, index: int) -> Frame | None:
+        """Any other datagram goes through the full parse (:meth:`_push_slow`)."""
+        if self._current is not None:
+            self._current.settle()
+        # The datagram whole again; a short one's zero head fails as RTP version 0.
+        head = heads[index * HEADER_SIZE : (index + 1) * HEADER_SIZE]
+        return self._push_slow(head + payload)
 
     def _absorb(self, count: int, next_sequence: int) -> None:
-        """Book ``count`` packets that the fast path took in order."""
+        """Book ``count`` packets that came next in sequence."""
         self.datagrams += count
         self._unique += count
         self._highest += count
         self._next_sequence = next_sequence
         self._other_count = 0
 
-    def _open_in_order(self, sequence: int, stream: int, payload: bytes) -> bool:
-        """The fast path's frame start: ``payload`` (after the 12-byte header) of a packet
-        with X=1 and M=0 that is next in sequence while no frame is being assembled.
-        False leaves it to :meth:`_push_slow` (another source, a frame seen before, an
-        extension that does not fit); True means it was booked exactly as that would have."""
-        timestamp, ssrc = stream >> 32, stream & _TIMESTAMP_MASK
-        if ssrc != self._ssrc or timestamp in self._pending or timestamp in self._finished_set:
-            return False
-        try:
-            _, words = _EXTENSION_HEADER.unpack_from(payload)
-        except struct.error:
-            return False
-        start = _EXTENSION_HEADER.size + 4 * words
-        if start > len(payload):
-            return False
-        frame = self._open(timestamp)
-        frame.first = sequence
-        frame.extension = payload[_EXTENSION_HEADER.size : start]
-        frame.parts[sequence] = payload[start:]
-        self._current_timestamp = timestamp
-        self._current_parts = frame.parts
-        self._absorb(1, (sequence + 1) & 0xFFFF)
-        return True
-
-    def _end_current(self, sequence: int) -> Frame | None:
-        """The fast path's frame end: the current frame's last packet came in order."""
-        frame = self._pending[self._current_timestamp]
+    def _end_current(self, frame: _PendingFrame, sequence: int) -> Frame | None:
+        """The in-order path's frame end: ``frame``'s last packet came in order."""
         if frame.last is not None:
             frame.damaged = True
         frame.last = sequence
         if frame.first is None:
             return None
         expected = (sequence - frame.first) % SEQUENCE_MODULO + 1
-        if len(frame.parts) >= expected or frame.damaged:
+        if frame.packets >= expected or frame.damaged:
             return self._complete(frame, expected)
         return None
 
@@ -355,7 +414,7 @@ class FrameAssembler:
         except MalformedPacket:
             self.malformed += 1
             return None
-        sequence, timestamp, ssrc, marker, _, payload, extension = packet[:7]
+        sequence, timestamp, ssrc, marker, payload_type, payload, extension = packet[:7]
         if ssrc == self._ssrc:
             self._other_count = 0
         elif not self._follow(ssrc):
@@ -372,7 +431,7 @@ class FrameAssembler:
             return None  # a straggler of a frame already emitted or given up
         frame = self._pending.get(timestamp)
         if frame is None:
-            frame = self._open(timestamp)
+            frame = self._open(timestamp, payload_type)
         if not newest:
             frame.in_order = False
         if extension is not None:
@@ -393,8 +452,7 @@ class FrameAssembler:
             if len(frame.parts) >= expected or frame.damaged:
                 return self._complete(frame, expected)
         if newest:
-            self._current_timestamp = timestamp
-            self._current_parts = frame.parts
+            self._current = frame
         return None
 
     def _check_duplicate(self, timestamp: int, sequence: int, payload: memoryview) -> None:
@@ -476,17 +534,19 @@ class FrameAssembler:
         self._finished_set.clear()
         return True
 
-    def _open(self, timestamp: int) -> _PendingFrame:
+    def _open(self, timestamp: int, payload_type: int) -> _PendingFrame:
         pending = self._pending
         while len(pending) >= MAX_PENDING_FRAMES:
             self._give_up(next(iter(pending)))
-        frame = pending[timestamp] = _PendingFrame(timestamp, {})
+        stream = timestamp << 32 | (self._ssrc or 0)
+        template = _FAST_HEADER.pack(_PLAIN, payload_type, 0, stream)
+        frame = pending[timestamp] = _PendingFrame(timestamp, template)
         return frame
 
     def _finish(self, timestamp: int) -> None:
         del self._pending[timestamp]
-        if timestamp == self._current_timestamp:
-            self._current_timestamp = -1
+        if self._current is not None and self._current.timestamp == timestamp:
+            self._current = None
         finished = self._finished
         if len(finished) == finished.maxlen:
             self._finished_set.discard(finished[0])
@@ -504,23 +564,27 @@ class FrameAssembler:
                 if timestamp != frame.timestamp and _is_older(timestamp, frame.timestamp):
                     self._give_up(timestamp)
         self._finish(frame.timestamp)
-        if frame.damaged or len(frame.parts) != expected:
+        if frame.damaged or frame.packets != expected:
             self.frames_dropped += 1
             return None
-        parts = frame.parts
         first = frame.first
         extension = bytes(frame.extension) if frame.extension is not None else b""
         try:
-            # Packets that all came in rising order, the first being ``first`` and the last
-            # ``last``, are exactly first..last: dicts keep that insertion order.
-            if (
-                frame.in_order
-                and next(iter(parts)) == first
-                and next(reversed(parts)) == frame.last
-            ):
-                jpeg = b"".join(parts.values())
+            if not frame.parts and frame.run_first == first:
+                jpeg = b"".join(frame.run)  # every packet, first..last, came in sequence
             else:
-                jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
+                frame.settle()
+                parts = frame.parts
+                # Packets that all came in rising order, the first being ``first`` and the
+                # last ``last``, are exactly first..last: dicts keep that insertion order.
+                if (
+                    frame.in_order
+                    and next(iter(parts)) == first
+                    and next(reversed(parts)) == frame.last
+                ):
+                    jpeg = b"".join(parts.values())
+                else:
+                    jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
             frame_size = announced_frame_size(extension)
         except (KeyError, MalformedPacket):
             self.frames_dropped += 1
