@@ -63,6 +63,8 @@ SEQUENCE_WINDOW = 2048
 """How far back (in packets) duplicates are recognised; older packets count as late."""
 SSRC_SWITCH_PACKETS = 64
 """Packets in a row from another source after which the receiver follows the new stream."""
+FINISHED_KEPT = MAX_PENDING_FRAMES * 4
+"""Frames remembered after they were emitted or given up, so their late packets are ignored."""
 MAX_FRAME_PACKETS = 4096
 """A frame with more packets than this (about 5.6 MB) is given up, so memory stays bounded."""
 FRAME_QUEUE = 16
@@ -209,8 +211,8 @@ class FrameAssembler:
         self._current: _PendingFrame | None = None
         """The frame the newest packet belongs to, while it is still incomplete."""
         self._pending: dict[int, _PendingFrame] = {}
-        self._finished: collections.deque[int] = collections.deque(maxlen=MAX_PENDING_FRAMES * 4)
-        self._finished_set: set[int] = set()
+        self._finished: dict[int, None] = {}
+        """Frame counters of the latest frames emitted or given up, oldest first."""
 
     # -- counters ------------------------------------------------------------------------------
 
@@ -361,7 +363,7 @@ class FrameAssembler:
             or sequence != self._next_sequence
             or ssrc != self._ssrc
             or timestamp in self._pending
-            or timestamp in self._finished_set
+            or timestamp in self._finished
         ):
             return None
         try:
@@ -427,7 +429,7 @@ class FrameAssembler:
             return None
         newest = arrival == _NEWEST
 
-        if timestamp in self._finished_set:
+        if timestamp in self._finished:
             return None  # a straggler of a frame already emitted or given up
         frame = self._pending.get(timestamp)
         if frame is None:
@@ -531,7 +533,6 @@ class FrameAssembler:
         self._unique = 0
         self._next_sequence = -1
         self._finished.clear()
-        self._finished_set.clear()
         return True
 
     def _open(self, timestamp: int, payload_type: int) -> _PendingFrame:
@@ -548,10 +549,9 @@ class FrameAssembler:
         if self._current is not None and self._current.timestamp == timestamp:
             self._current = None
         finished = self._finished
-        if len(finished) == finished.maxlen:
-            self._finished_set.discard(finished[0])
-        finished.append(timestamp)
-        self._finished_set.add(timestamp)
+        finished[timestamp] = None
+        if len(finished) > FINISHED_KEPT:
+            del finished[next(iter(finished))]
 
     def _give_up(self, timestamp: int) -> None:
         self._finish(timestamp)

@@ -192,6 +192,10 @@ class FunctionId(enum.IntEnum):
     CONTINUOUS_PREVIEW = 200
 
 
+_FRAME_SIZE_FIRST = _HALF_WORDS.pack(FunctionId.FRAME_SIZE, 1)
+"""The TLV header that starts an extension whose first TLV is the frame size."""
+
+
 def iter_tlvs(extension: bytes | memoryview) -> Iterator[tuple[int, memoryview]]:
     """``(function id, data)`` for each TLV; :class:`MalformedPacket` if a length overruns."""
     view = memoryview(extension)
@@ -445,6 +449,8 @@ def announced_frame_size(extension: bytes | memoryview) -> int | None:
     """The frame-size TLV's value, or None without one. Walks the TLVs only up to it (it is
     usually the first, so this is cheap enough for every frame); :class:`MalformedPacket`
     if a TLV before it runs past the end of the extension."""
+    if extension[:4] == _FRAME_SIZE_FIRST and len(extension) >= 8:
+        return _WORD.unpack_from(extension, 4)[0]  # how cameras send it
     offset = 0
     end = len(extension)
     unpack = _HALF_WORDS.unpack_from
