@@ -33,7 +33,7 @@ from camera2mqtt.cameras.wifi.liveview import (
     LiveView,
 )
 from camera2mqtt.cameras.wifi.rtp import HEADER_SIZE, FrameInfo
-from camera2mqtt.cameras.wifi.udp import datagram_source
+from camera2mqtt.cameras.wifi.udp import BATCH, DatagramBatch, datagram_source, split_datagrams
 from camera2mqtt.sim.wifi.liveview import (
     DEFAULT_PACKET_SIZE,
     FramePictures,
@@ -209,6 +209,39 @@ def one_round(stream: list[list[bytes]]) -> dict[str, float]:
     return {loop.name: len(stream) / loop.spent for loop in loops}
 
 
+def assembly_alone(stream: list[list[bytes]], rounds: int) -> float:
+    """Seconds a frame that ``FrameAssembler.consume`` spends on the stream's batches fed from
+    memory (no socket), best of ``rounds``. Each batch's payloads are fresh copies, as a
+    receive makes them; making those copies is timed apart and taken off."""
+    packets = [packet for frame in stream for packet in frame]
+    batches = [
+        split_datagrams(packets[i : i + BATCH], HEADER_SIZE) for i in range(0, len(packets), BATCH)
+    ]
+
+    def fresh() -> list[DatagramBatch]:
+        # bytes(memoryview(...)) copies; bytes(bytes) would hand back the same object.
+        return [
+            DatagramBatch(b.heads, [bytes(memoryview(body)) for body in b.bodies]) for b in batches
+        ]
+
+    def copying() -> float:
+        began = time.perf_counter()
+        fresh()
+        return time.perf_counter() - began
+
+    def assembling() -> float:
+        delivered: list[Frame] = []
+        began = time.perf_counter()
+        FrameAssembler().consume(iter(fresh()).__next__, delivered.append)
+        spent = time.perf_counter() - began
+        if len(delivered) != len(stream):
+            raise SystemExit(f"assembly alone gave {len(delivered)} of {len(stream)} frames")
+        return spent
+
+    copy = min(copying() for _ in range(rounds))
+    return (min(assembling() for _ in range(rounds)) - copy) / len(stream)
+
+
 def _stream_in_child(port: int, seconds: float, ready: multiprocessing.Event) -> None:
     pictures = FramePictures()
     for counter in range(30):
@@ -296,6 +329,8 @@ def main() -> int:
         f"b per core                    : {'met' if our_fps >= TARGET_FPS else 'NOT met'}"
         f" (target >= {TARGET_FPS} frames/s)"
     )
+    alone = assembly_alone(stream, args.rounds)
+    print(f"assembly alone (no socket)    : {alone * 1e6:9.1f} us a frame (best of {args.rounds})")
     share, frames, summary = cpu_share_real_time(args.seconds)
     print(
         f"CPU at {REAL_TIME_FPS:.0f} fps real time  : {share * 100:9.2f} % of a core over "
