@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from camera2mqtt.cameras.wifi.liveview import FrameAssembler
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
 
 WAIT_TIMEOUT = 30.0
@@ -96,3 +97,16 @@ def expected_from(streamer: RtpStreamer) -> Expected:
         packets_lost=lost,
         datagrams=len(records),
     )
+
+
+def full_parse_only(datagrams: list[bytes]) -> tuple[list[tuple[int, bytes]], FrameAssembler]:
+    """The reference for the in-order path: every datagram through the assembler's full
+    parse one at a time, none through the path that checks a run of packets at once.
+    Returns the frames emitted, as (counter, JPEG), and the assembler."""
+    assembler = FrameAssembler()
+    frames = []
+    for data in datagrams:
+        frame = assembler._push_slow(data)
+        if frame is not None:
+            frames.append((frame.timestamp, frame.jpeg))
+    return frames, assembler

@@ -12,6 +12,7 @@ from camera2mqtt.cameras.wifi.rtp import FrameInfo, build_packet
 from camera2mqtt.cameras.wifi.udp import split_datagrams
 from camera2mqtt.sim.images import make_jpeg
 from camera2mqtt.sim.wifi.liveview import FramePictures, packetize
+from tests.liveview.helpers import full_parse_only
 
 SSRC = 0x5EED
 PICTURES = FramePictures()
@@ -239,7 +240,8 @@ def test_a_duplicate_that_differs_from_the_first_copy_drops_the_frame() -> None:
 
 
 # The in-order path checks a whole run of packets at once; feeding a stream in batches of
-# any size, or with any one header changed, must end exactly as one packet at a time does.
+# any size, or with any one header changed, must end exactly as the full parse of each
+# packet on its own does.
 
 
 def feed_in_batches(datagrams: list[bytes], size: int) -> tuple[list, FrameAssembler]:
@@ -252,13 +254,12 @@ def feed_in_batches(datagrams: list[bytes], size: int) -> tuple[list, FrameAssem
 
 def test_batches_of_any_size_give_the_same_frames_and_counters() -> None:
     packets = stream_packets(range(4), 65530)  # the sequence numbers wrap in the first frame
-    one_by_one = FrameAssembler()
-    expected = [(f.timestamp, f.jpeg) for f in feed(one_by_one, packets)]
+    expected, reference = full_parse_only(packets)
     assert len(expected) == 4
     for size in range(1, len(packets) + 1):
         frames, assembler = feed_in_batches(packets, size)
         assert [(f.timestamp, f.jpeg) for f in frames] == expected, size
-        assert assembler.counters() == one_by_one.counters(), size
+        assert assembler.counters() == reference.counters(), size
 
 
 @pytest.mark.parametrize(
@@ -280,11 +281,11 @@ def test_a_changed_header_anywhere_in_a_run(byte: int, change: int, frame_kept: 
         header = bytearray(changed[index])
         header[byte] ^= change
         changed[index] = bytes(header)
-        one_by_one = FrameAssembler()
-        expected = [(f.timestamp, f.jpeg) for f in feed(one_by_one, changed)]
-        frames, assembler = feed_in_batches(changed, len(changed))
-        assert [(f.timestamp, f.jpeg) for f in frames] == expected, index
-        assert assembler.counters() == one_by_one.counters(), index
+        expected, reference = full_parse_only(changed)
+        for size in (1, len(changed)):
+            frames, assembler = feed_in_batches(changed, size)
+            assert [(f.timestamp, f.jpeg) for f in frames] == expected, (index, size)
+            assert assembler.counters() == reference.counters(), (index, size)
         owner, position = frame_of(packets, index)
         if 0 < position < len(frame_packets(owner, 0)) - 1:  # a middle packet
             assert (owner in {f.timestamp for f in frames}) == frame_kept, index

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from camera2mqtt.cameras.wifi.liveview import FrameAssembler
 from camera2mqtt.cameras.wifi.rtp import FrameInfo, MalformedPacket, parse_packet
 from camera2mqtt.sim.wifi.liveview import FramePictures, packetize
+from tests.liveview.helpers import full_parse_only
 
 PICTURES = FramePictures()
 SSRC = 0x1234
@@ -101,6 +102,10 @@ def test_mutated_streams_only_ever_emit_frames_that_were_sent(
     at_once.flush()
     assert [(f.timestamp, f.jpeg) for f in fed] == pushed
     assert at_once.counters() == one_by_one.counters()
+    reference_frames, reference = full_parse_only(datagrams)
+    reference.flush()
+    assert pushed == reference_frames
+    assert one_by_one.counters() == reference.counters()
 
 
 @settings(max_examples=300, deadline=None)
@@ -130,7 +135,10 @@ def test_corrupted_headers_never_raise_and_frames_keep_their_markers(
     at_once = FrameAssembler()
     fed: list = []
     at_once.feed(datagrams, fed.append)
+    reference_frames, reference = full_parse_only(datagrams)
     for frame in pushed:
         assert frame.jpeg.startswith(b"\xff\xd8") and frame.jpeg.endswith(b"\xff\xd9")
     assert [f.jpeg for f in fed] == [f.jpeg for f in pushed]
     assert at_once.counters() == one_by_one.counters()
+    assert [(f.timestamp, f.jpeg) for f in pushed] == reference_frames
+    assert one_by_one.counters() == reference.counters()
