@@ -215,6 +215,8 @@ def test_a_stray_packet_after_the_last_cannot_stand_in_for_a_lost_one() -> None:
     assert feed(assembler, info_less) == []
     assembler.flush()
     assert assembler.frames_ok == 0
+    # Dropped for the missing packet, not counted as a JPEG that failed its checks.
+    assert assembler.frames_dropped == 1 and assembler.frames_invalid == 0
 
 
 def test_an_interleaved_foreign_source_never_takes_over() -> None:

@@ -171,6 +171,20 @@ class _PendingFrame:
     def packets(self) -> int:
         return len(self.parts) + len(self.run)
 
+    def join(self, expected: int) -> bytes:
+        """The JPEG: the payloads from the first packet to the last, ``expected`` of them.
+        KeyError when one of them is missing."""
+        first = self.first
+        if not self.parts and self.run_first == first:
+            return b"".join(self.run)  # every packet, first..last, came in sequence
+        self.settle()
+        parts = self.parts
+        # Packets that all came in rising order, the first being ``first`` and the last
+        # ``last``, are exactly first..last: dicts keep that insertion order.
+        if self.in_order and next(iter(parts)) == first and next(reversed(parts)) == self.last:
+            return b"".join(parts.values())
+        return b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
+
     def settle(self) -> None:
         """Move the in-order run into ``parts``, for the packet-by-packet path."""
         if self.run:
@@ -308,7 +322,8 @@ class FrameAssembler:
         last packet (M=1). Each must have first byte 0x80 (V=2, no padding, extension or
         CSRCs), the frame's payload type, frame counter and SSRC, and the next sequence
         number. When no frame is being assembled, the next frame's first packet (X=1), next
-        in sequence, opens it and the run goes on after it.
+        in sequence, opens it and the run goes on after it. A frame whose last packet (M=1)
+        came early is left to the full parse, which completes it with any packet.
 
         The run's headers are compared with the expected ones in one go, and its payloads
         are stored without looking at each. Returns how many packets were taken (0: the one
@@ -321,6 +336,8 @@ class FrameAssembler:
             if frame is None:
                 return 0, None
             start += 1
+        elif frame.last is not None:
+            return 0, None  # its last packet came early: each packet may complete it now
         end = markers.find(1, start)
         stop = len(bodies) if end < 0 else end + 1
         stop = min(stop, start + MAX_RUN, start + MAX_FRAME_PACKETS - frame.packets)
@@ -398,9 +415,8 @@ class FrameAssembler:
         self._other_count = 0
 
     def _end_current(self, frame: _PendingFrame, sequence: int) -> Frame | None:
-        """The in-order path's frame end: ``frame``'s last packet came in order."""
-        if frame.last is not None:
-            frame.damaged = True
+        """The in-order path's frame end: ``frame``'s last packet came in order (and the
+        in-order path never runs once a frame's last packet is known)."""
         frame.last = sequence
         if frame.first is None:
             return None
@@ -567,26 +583,17 @@ class FrameAssembler:
         if frame.damaged or frame.packets != expected:
             self.frames_dropped += 1
             return None
-        first = frame.first
+        try:
+            jpeg = frame.join(expected)
+        except KeyError:
+            # A packet between the first and the last is missing: one from outside them
+            # (a stray after the last) made up the count.
+            self.frames_dropped += 1
+            return None
         extension = bytes(frame.extension) if frame.extension is not None else b""
         try:
-            if not frame.parts and frame.run_first == first:
-                jpeg = b"".join(frame.run)  # every packet, first..last, came in sequence
-            else:
-                frame.settle()
-                parts = frame.parts
-                # Packets that all came in rising order, the first being ``first`` and the
-                # last ``last``, are exactly first..last: dicts keep that insertion order.
-                if (
-                    frame.in_order
-                    and next(iter(parts)) == first
-                    and next(reversed(parts)) == frame.last
-                ):
-                    jpeg = b"".join(parts.values())
-                else:
-                    jpeg = b"".join([parts[(first + i) & 0xFFFF] for i in range(expected)])
             frame_size = announced_frame_size(extension)
-        except (KeyError, MalformedPacket):
+        except MalformedPacket:
             self.frames_dropped += 1
             self.frames_invalid += 1
             return None
