@@ -32,6 +32,7 @@ COMMAND_MODULES = {
     "wifi": "camera2mqtt.cameras.wifi.cli",
     "serial": "camera2mqtt.cameras.serial.cli",
     "demo": "camera2mqtt.demo_cli",
+    "stream": "camera2mqtt.stream.cli",
 }
 SIMULATOR_MODULES = {
     "wifi": "camera2mqtt.sim.wifi.cli",
