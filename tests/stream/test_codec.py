@@ -103,20 +103,20 @@ def test_sof_long_layout() -> None:
 @pytest.mark.parametrize(
     ("packet", "expected", "header"),
     [
-        (DataPacket(0x010203, 0x04050607, b"xy"), "12010203" "04050607" "7879", SHORT),
+        (DataPacket(0x010203, 0x04050607, b"xy"), "12010203040506077879", SHORT),
         (
             DataPacket(0x0102030405, 9, b"z", Flags.TRANSMIT),
-            "1410" "000102030405" "0000000000000009" "7a",
+            "141000010203040500000000000000097a",
             MEDIUM,
         ),
         (
             DataPacket(U64, U64, b"z", Flags.DEVICE_SPECIFIC),
-            "15200000" "ffffffffffffffff" "ffffffffffffffff" "7a",
+            "15200000ffffffffffffffffffffffffffffffff7a",
             LONG,
         ),
-        (EndOfFrame(0x010203, 0x20), "02010203" "00000020", SHORT),
-        (EndOfFrame(1 << 24, 2), "0400" "000001000000" "0000000000000002", MEDIUM),
-        (EndOfFrame(1 << 48, 3), "05000000" "0001000000000000" "0000000000000003", LONG),
+        (EndOfFrame(0x010203, 0x20), "0201020300000020", SHORT),
+        (EndOfFrame(1 << 24, 2), "04000000010000000000000000000002", MEDIUM),
+        (EndOfFrame(1 << 48, 3), "0500000000010000000000000000000000000003", LONG),
     ],
 )
 def test_data_and_eof_layouts(packet, expected: str, header: HeaderSize) -> None:
@@ -261,11 +261,11 @@ def test_trailing_bytes_after_sof_and_eof_are_refused() -> None:
 @pytest.mark.parametrize(
     ("data", "message"),
     [
-        (bytes.fromhex("12000001" "00000001"), "payload"),  # data without payload
-        (bytes.fromhex("12000001" "00000000") + b"x", "id must be 1"),  # data packet id 0
-        (bytes.fromhex("02000001" "00000001"), "at least 2"),  # EoF of zero data packets
-        (bytes.fromhex("1401" "000000000001" "0000000000000001") + b"x", "reserved"),
-        (bytes.fromhex("15000100" "0000000000000001" "0000000000000001") + b"x", "reserved"),
+        (bytes.fromhex("1200000100000001"), "payload"),  # data without payload
+        (bytes.fromhex("1200000100000000") + b"x", "id must be 1"),  # data packet id 0
+        (bytes.fromhex("0200000100000001"), "at least 2"),  # EoF of zero data packets
+        (bytes.fromhex("14010000000000010000000000000001") + b"x", "reserved"),
+        (bytes.fromhex("1500010000000000000000010000000000000001") + b"x", "reserved"),
     ],
 )
 def test_inconsistent_packets_are_refused(data: bytes, message: str) -> None:

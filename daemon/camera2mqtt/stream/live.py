@@ -190,6 +190,11 @@ class LiveFeed:
     def watched(self) -> bool:
         return self.hub.watched
 
+    @property
+    def streaming(self) -> bool:
+        """Whether a live-view session runs now."""
+        return self._session is not None
+
     def fresh_jpeg(self) -> bytes | None:
         """The latest frame when it is recent and someone keeps the feed going, else None."""
         frame = self.hub.latest
@@ -223,10 +228,12 @@ class LiveFeed:
 
     def close(self) -> None:
         """Stop the live-view session, if one runs (worker thread)."""
-        session, self._session = self._session, None
-        self._session_camera = None
+        session = self._session
         if session is not None:
-            session.stop()
+            try:
+                session.stop()
+            finally:
+                self._session = self._session_camera = None
 
     def _keep_session(self, camera: Camera) -> float:
         now = self._clock()
