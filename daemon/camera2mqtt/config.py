@@ -24,6 +24,12 @@ from typing import Any
 import yaml
 
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.stream.sender import (
+    MAX_PACKET_SIZE,
+    MIN_PACKET_SIZE,
+    StreamTargetError,
+    parse_target,
+)
 
 __all__ = [
     "EX_CONFIG",
@@ -35,11 +41,13 @@ __all__ = [
     "Config",
     "ConfigError",
     "ConfigProblem",
+    "HttpConfig",
     "LiveViewConfig",
     "MqttConfig",
     "ScheduleConfig",
     "SerialCameraConfig",
     "SnapshotConfig",
+    "StreamConfig",
     "TlsConfig",
     "WifiCameraConfig",
     "load_config",
@@ -159,6 +167,22 @@ class LiveViewConfig:
 
 
 @dataclass(frozen=True)
+class StreamConfig:
+    """Where ``stream_start`` relays the live view (camera2mqtt.stream); no targets = off."""
+
+    targets: tuple[str, ...] = ()  # udp://HOST:PORT, unicast or an IPv4 multicast group
+    packet_size: int = 1400  # datagram bytes, stream header included
+    header: str = "auto"  # smallest header size used: auto (= short), short, medium, long
+
+
+@dataclass(frozen=True)
+class HttpConfig:
+    """The MJPEG live-view server; no ``listen`` = off."""
+
+    listen: str | None = None  # HOST:PORT
+
+
+@dataclass(frozen=True)
 class ScheduleConfig:
     """Unattended jobs of one camera."""
 
@@ -176,6 +200,7 @@ class CameraConfig:
     allow: AllowConfig = field(default_factory=AllowConfig)
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     download_dir: Path
+    stream: StreamConfig = field(default_factory=StreamConfig)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -202,6 +227,7 @@ class Config:
     log_level: str = "INFO"
     photos_dir: Path = DEFAULT_STATE_DIR / "photos"
     state_dir: Path = DEFAULT_STATE_DIR
+    http: HttpConfig = field(default_factory=HttpConfig)
 
     def camera(self, name: str) -> CameraConfig:
         for camera in self.cameras:
@@ -635,7 +661,7 @@ def _existing_file(context: _Context, section: _Section, key: str) -> Path | Non
 
 # --------------------------------------------------------------------------- sections
 
-_TOP_KEYS = ("mqtt", "cameras", "log_level", "photos_dir", "state_dir")
+_TOP_KEYS = ("mqtt", "cameras", "log_level", "photos_dir", "state_dir", "http")
 _MQTT_KEYS = (
     "host",
     "port",
@@ -652,7 +678,7 @@ _MQTT_KEYS = (
     "max_payload_bytes",
 )
 _TLS_KEYS = ("ca", "cert", "key", "insecure")
-_CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir")
+_CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir", "stream")
 _WIFI_KEYS = (*_CAMERA_KEYS, "host", "port", "timeout", "liveview")
 _SERIAL_KEYS = (*_CAMERA_KEYS, "port", "speed", "model")
 _TYPE_KEYS = {"wifi": _WIFI_KEYS, "serial": _SERIAL_KEYS}
@@ -660,6 +686,9 @@ _SNAPSHOT_KEYS = ("interval", "size", "max_bytes")
 _ALLOW_KEYS = ("erase", "power_off", "raw")
 _LIVEVIEW_KEYS = ("port", "size")
 _SCHEDULE_KEYS = ("timelapse_interval", "sync_at", "sync_on_connect")
+_STREAM_KEYS = ("targets", "packet_size", "header")
+_HTTP_KEYS = ("listen",)
+STREAM_HEADERS = ("auto", "short", "medium", "long")
 
 
 def _read_config(context: _Context, root: yaml.Node) -> Config:
@@ -684,6 +713,7 @@ def _read_config(context: _Context, root: yaml.Node) -> Config:
         log_level=log_level,
         photos_dir=photos_dir,
         state_dir=state_dir,
+        http=_read_http(top),
     )
 
 
@@ -923,6 +953,7 @@ def _read_camera_common(
         "allow": _read_allow(section),
         "schedule": _read_schedule(section),
         "download_dir": photos_dir / name if download_dir is _INVALID else download_dir,
+        "stream": _read_stream(section),
     }
 
 
@@ -1027,3 +1058,54 @@ def _read_serial(section: _Section) -> dict[str, Any]:
         "speed": section.get("speed", _choice(SERIAL_SPEEDS, "int"), 115200),
         "model": section.get("model", _Reader("str", "a model name", nullable=True), None),
     }
+
+
+def _read_stream(camera: _Section) -> StreamConfig:
+    section = camera.section("stream", _STREAM_KEYS)
+    if section is None:
+        return StreamConfig()
+    defaults = StreamConfig()
+
+    def is_target(text: str) -> bool:
+        try:
+            parse_target(text)
+        except StreamTargetError:
+            return False
+        return True
+
+    reader = _Reader("str", "udp://HOST:PORT, e.g. udp://127.0.0.1:5004", is_target)
+    targets: list[str] = []
+    node = section.value_node("targets")
+    path = _join(section.path, "targets")
+    if node is not None and node.tag != "tag:yaml.org,2002:null":
+        if not isinstance(node, yaml.SequenceNode):
+            section.context.add(
+                path, node, f"must be a list of udp://HOST:PORT; got {_describe(node)}"
+            )
+        else:
+            for index, item in enumerate(node.value):
+                value = reader.read(section.context, item, f"{path}[{index}]")
+                if value is not _INVALID:
+                    targets.append(value.strip())
+    return StreamConfig(
+        targets=tuple(targets),
+        packet_size=section.get(
+            "packet_size",
+            _integer(MIN_PACKET_SIZE, MAX_PACKET_SIZE, "a datagram size in bytes"),
+            defaults.packet_size,
+        ),
+        header=section.get("header", _choice(STREAM_HEADERS), defaults.header),
+    )
+
+
+def _read_http(top: _Section) -> HttpConfig:
+    section = top.section("http", _HTTP_KEYS)
+    if section is None:
+        return HttpConfig()
+
+    def is_listen(text: str) -> bool:
+        host, _, port = text.rpartition(":")
+        return bool(host) and port.isdigit() and 1 <= int(port) <= 65535
+
+    reader = _Reader("str", "HOST:PORT to serve on, e.g. 127.0.0.1:8090", is_listen, nullable=True)
+    return HttpConfig(listen=section.get("listen", reader, None))

@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from camera2mqtt.stream.codec import (
     FORMATS,
     JPEG_YUV422,
+    NO_FLAGS,
     ColourSpace,
     DataPacket,
     EndOfFrame,
@@ -135,7 +136,7 @@ def test_the_format_byte_names_kind_and_header_length() -> None:
 # -- round trips at every size and the id boundaries ----------------------------------------------
 
 
-def packet_of(kind: str, frame_id: int, packet_id: int, flags: Flags = Flags(0)):
+def packet_of(kind: str, frame_id: int, packet_id: int, flags: Flags = NO_FLAGS):
     if kind == "sof":
         return StartOfFrame(frame_id, 123, JPEG_YUV422, 640, 480, flags=flags)
     if kind == "data":
