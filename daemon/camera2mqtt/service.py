@@ -37,6 +37,7 @@ from camera2mqtt.mqtt.commands import (
 )
 from camera2mqtt.mqtt.discovery import CameraDescription, discovery_payload, discovery_topic
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
+from camera2mqtt.stream.mjpeg import MjpegServer, parse_listen
 from camera2mqtt.worker import CameraFactory, CameraWorker
 
 __all__ = ["DISCOVERY_STATE_FILE", "LEARNED_STATE_FILE", "Service"]
@@ -113,6 +114,10 @@ class Service:
         self._control_thread = threading.Thread(
             target=self._control_loop, name="camera2mqtt-control", daemon=True
         )
+        self.http: MjpegServer | None = None
+        if config.http.listen:
+            feeds = {name: worker.live_feed.hub for name, worker in self.workers.items()}
+            self.http = MjpegServer(*parse_listen(config.http.listen, what="http.listen"), feeds)
 
     # -- life cycle ------------------------------------------------------------------------
 
@@ -129,6 +134,8 @@ class Service:
         self._control_thread.start()
         for worker in self.workers.values():
             worker.start()
+        if self.http is not None:
+            self.http.start()
         self.bridge.start()
 
     def stop(self, timeout: float = DEFAULT_STOP_TIMEOUT) -> None:
@@ -137,6 +144,8 @@ class Service:
             return
         self._stopped.set()
         deadline = time.monotonic() + timeout
+        if self.http is not None:
+            self.http.stop()
         for worker in self.workers.values():
             worker.request_stop()
         for worker in self.workers.values():

@@ -40,10 +40,12 @@ from camera2mqtt.cameras.base import (
     Property,
 )
 from camera2mqtt.config import CameraConfig
+from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
+from camera2mqtt.stream.live import RETRY_INTERVAL, LiveFeed, StreamRelay, open_relay
 
 __all__ = ["CameraFactory", "CameraWorker", "Publisher", "next_target"]
 
@@ -92,6 +94,7 @@ class _State:
     last_error: str | None = None
     counters: _Counters = field(default_factory=_Counters)
     properties: dict[str, str] = field(default_factory=dict)
+    streaming: bool = False
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -109,6 +112,7 @@ class _State:
                 "errors": self.counters.errors,
             },
             "properties": dict(self.properties),
+            "streaming": self.streaming,
         }
 
 
@@ -155,8 +159,15 @@ class CameraWorker:
         for when in config.schedule.sync_at:
             self._wall_clock.every().day.at(when).do(self._request_sync)
         self._description = CameraDescription(
-            name=config.name, kind=config.type, allow_power_off=config.allow.power_off
+            name=config.name,
+            kind=config.type,
+            allow_power_off=config.allow.power_off,
+            can_stream=bool(config.stream.targets),
         ).with_learned(learned)
+        # Live frames (camera2mqtt.stream): for the relay and MJPEG viewers.
+        self.live_feed = LiveFeed.for_camera(config, wake=self._wake_live)
+        self._live_due = False
+        self._relay: StreamRelay | None = None
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -224,12 +235,21 @@ class CameraWorker:
 
     # -- the thread ------------------------------------------------------------------------
 
+    def _wake_live(self) -> None:
+        """Someone started or stopped watching the live feed: service it soon."""
+        self._live_due = True
+        with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
+            self._jobs.put_nowait(_WAKE)
+
     def _run(self) -> None:
         try:
             self._loop()
         except Exception:
             log.exception("The worker of camera %s failed", self.name)
         finally:
+            if self._relay is not None:
+                self._relay.stop()
+            self.live_feed.close()
             self._close_camera()
 
     def _request_sync(self) -> None:
@@ -243,10 +263,11 @@ class CameraWorker:
         next_poll = t0
         next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
         next_shot = t0 + timelapse_interval if timelapse_interval > 0 else math.inf
+        next_live = math.inf
         while not self._stopping.is_set():
             wall_wait = self._wall_clock.idle_seconds
             wait = min(
-                min(next_poll, next_snapshot, next_shot) - time.monotonic(),
+                min(next_poll, next_snapshot, next_shot, next_live) - time.monotonic(),
                 math.inf if wall_wait is None else wall_wait,
             )
             try:
@@ -277,6 +298,9 @@ class CameraWorker:
             if self._sync_due and self._camera is not None and not self._stopping.is_set():
                 self._sync_due = False
                 self._run_command(Command(Action.DOWNLOAD, which="new"), reply=False)
+            if (self._live_due or now >= next_live) and not self._stopping.is_set():
+                self._live_due = False
+                next_live = time.monotonic() + self._service_live()
 
     # -- presence and status ---------------------------------------------------------------
 
@@ -611,9 +635,10 @@ class CameraWorker:
 
     def _publish_snapshot(self, camera: Camera) -> int:
         camera.require(Capability.SNAPSHOT)
-        image = fit_jpeg(
-            camera.snapshot(), self.config.snapshot.size, self.config.snapshot.max_bytes
-        )
+        # While the live feed runs, its latest frame is the snapshot (a second live-view
+        # session would stop the running one).
+        jpeg = self.live_feed.fresh_jpeg() or camera.snapshot()
+        image = fit_jpeg(jpeg, self.config.snapshot.size, self.config.snapshot.max_bytes)
         self._publisher.publish(self.topics.snapshot, image, qos=0)
         return len(image)
 
@@ -628,6 +653,46 @@ class CameraWorker:
             self._lost()
         except (CameraError, ImageTooLarge) as error:
             log.debug("Camera %s: snapshot failed: %s", self.name, error)
+
+    # -- live feed and stream relay (camera2mqtt.stream) -------------------------------------
+
+    def _service_live(self) -> float:
+        """Keep the live feed going while watched; the seconds until it needs us again."""
+        try:
+            return self.live_feed.service(self._camera)
+        except CameraUnreachable as error:
+            log.debug("Camera %s: live view failed: %s", self.name, error)
+            self._lost()
+            return RETRY_INTERVAL
+
+    def _stream_start(self, command: Command) -> dict[str, Any]:
+        stream = self.config.stream
+        if self._relay is None:
+            self._connect().require(Capability.SNAPSHOT)
+            try:
+                relay = open_relay(
+                    self.live_feed.hub,
+                    targets=stream.targets,
+                    packet_size=stream.packet_size,
+                    header=stream.header,
+                )
+            except Camera2MqttError as error:
+                raise CameraError(str(error)) from error
+            relay.start()
+            self._relay = relay
+            self._state.streaming = True
+            self._publish_state()
+        return {"streaming": True, "targets": list(stream.targets)}
+
+    def _stream_stop(self, command: Command) -> dict[str, Any]:
+        relay, self._relay = self._relay, None
+        frames = 0
+        if relay is not None:
+            relay.stop()
+            frames = relay.sender.frames_sent
+        self._state.streaming = False
+        self._publish_state()
+        return {"streaming": False, "frames_sent": frames}
 
 
 class _ProgressEvents:
@@ -657,6 +722,8 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
     Action.POWER_OFF: CameraWorker._power_off,
     Action.ERASE: CameraWorker._erase,
     Action.RAW: CameraWorker._raw,
+    Action.STREAM_START: CameraWorker._stream_start,
+    Action.STREAM_STOP: CameraWorker._stream_stop,
     # The service answers cancel at once; one that reaches the queue has nothing to cancel.
     Action.CANCEL: lambda worker, command: {"cancelled": False},
 }

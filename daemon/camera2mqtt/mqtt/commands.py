@@ -55,6 +55,8 @@ class Action(enum.StrEnum):
     POWER_OFF = "power_off"
     ERASE = "erase"
     RAW = "raw"
+    STREAM_START = "stream_start"
+    STREAM_STOP = "stream_stop"
 
 
 # Destructive actions and the allow: setting that enables each.
@@ -101,6 +103,8 @@ ACTIONS: Mapping[Action, tuple[ParamSpec, ...]] = MappingProxyType(
         Action.POWER_OFF: (),
         Action.ERASE: (ParamSpec("path", "text", required=True),),
         Action.RAW: (ParamSpec("command", "text", required=True), ParamSpec("args", "args")),
+        Action.STREAM_START: (),
+        Action.STREAM_STOP: (),
     }
 )
 

@@ -58,6 +58,8 @@ class CameraDescription:
     info: CameraInfo | None = None
     properties: tuple[Property, ...] = ()
     allow_power_off: bool = False
+    can_stream: bool = False
+    """The camera has stream targets configured (stream_start can relay its live view)."""
 
     def can(self, capability: Capability) -> bool:
         return self.info is not None and capability in self.info.capabilities
@@ -221,6 +223,22 @@ ENTITIES: tuple[EntitySpec, ...] = (
         "Power off",
         _button("power_off"),
         lambda c: c.allow_power_off and c.can(Capability.POWER_OFF),
+    ),
+    EntitySpec(
+        "stream",
+        "switch",
+        "Stream",
+        lambda ctx: {
+            "command_topic": ctx.topics.set,
+            "payload_on": _command("stream_start"),
+            "payload_off": _command("stream_stop"),
+            "state_topic": ctx.topics.state,
+            "value_template": "{{ 'ON' if value_json.streaming else 'OFF' }}",
+            "state_on": "ON",
+            "state_off": "OFF",
+            "icon": "mdi:video-wireless",
+        },
+        lambda c: c.can_stream and c.can(Capability.SNAPSHOT),
     ),
 )
 

@@ -21,7 +21,9 @@ from typing import Any, NamedTuple
 
 from camera2mqtt.cameras.base import Camera, CameraError, CameraUnreachable, Capability
 from camera2mqtt.cameras.wifi.liveview import Frame, LiveView
-from camera2mqtt.stream.sender import StreamSender
+from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.stream.codec import HeaderSize
+from camera2mqtt.stream.sender import StreamSender, parse_target
 
 __all__ = [
     "FrameHub",
@@ -29,6 +31,7 @@ __all__ = [
     "LiveFeed",
     "LiveFrame",
     "StreamRelay",
+    "open_relay",
 ]
 
 log = logging.getLogger(__name__)
@@ -160,6 +163,28 @@ class StreamRelay:
         )
 
 
+def open_relay(
+    hub: FrameHub, *, targets: tuple[str, ...], packet_size: int, header: str = "auto"
+) -> StreamRelay:
+    """A relay of ``hub`` to ``targets`` (``udp://HOST:PORT``), not yet started.
+
+    ``header`` is the smallest header size sent: ``auto`` (= ``short``), ``short``,
+    ``medium`` or ``long``. Raises a :class:`Camera2MqttError` saying what is wrong.
+    """
+    if not targets:
+        raise Camera2MqttError(
+            "No stream targets are configured; add stream: {targets: [udp://HOST:PORT]} to "
+            "this camera's configuration."
+        )
+    min_header = HeaderSize.SHORT if header == "auto" else HeaderSize[header.upper()]
+    sender = StreamSender(
+        [parse_target(target) for target in targets],
+        packet_size=packet_size,
+        min_header=min_header,
+    )
+    return StreamRelay(hub, sender)
+
+
 class LiveFeed:
     """One camera's live frames: a :class:`FrameHub` and the pumping that fills it.
 
@@ -185,6 +210,16 @@ class LiveFeed:
         self._session_camera: Camera | None = None
         self._session_since = 0.0
         self._dropped_seen = 0
+
+    @classmethod
+    def for_camera(cls, config: Any, *, wake: Callable[[], object] | None = None) -> LiveFeed:
+        """The feed of a configured camera (its ``liveview`` port and size, if it has them)."""
+        liveview = getattr(config, "liveview", None)
+        return cls(
+            wake=wake,
+            liveview_port=getattr(liveview, "port", 0),
+            liveview_size=getattr(liveview, "size", None),
+        )
 
     @property
     def watched(self) -> bool:
