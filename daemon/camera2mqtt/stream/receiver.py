@@ -51,6 +51,9 @@ stream (the sender restarted), rather than counting as late or as a thousand los
 POLL_INTERVAL = 0.2
 RECEIVE_BUFFER_BYTES = 4 << 20
 STOP_JOIN_TIMEOUT = 2.0
+_DATA_SHORT = b"\x12"
+_SHORT_LENGTH = 8
+_ID_SHORT = struct.Struct("!II")  # format<<24 | frame id, packet id
 
 
 class StreamReceiverError(Camera2MqttError):
@@ -153,6 +156,19 @@ class FrameReassembler:
     def push(self, datagram: bytes) -> ReceivedFrame | None:
         """Take one datagram; return the frame it completes, if any."""
         self.datagrams += 1
+        if datagram[:1] == _DATA_SHORT and len(datagram) > _SHORT_LENGTH:
+            # The common case, inlined: a short data packet of a frame being assembled
+            # whose end is not known yet, so it cannot complete or contradict it.
+            first, packet_id = _ID_SHORT.unpack_from(datagram)
+            frame = self._pending.get(first & 0xFFFFFF)
+            if (
+                frame is not None
+                and frame.last is None
+                and 0 < packet_id <= MAX_FRAME_PACKETS
+                and packet_id not in frame.parts
+            ):
+                frame.parts[packet_id] = datagram[_SHORT_LENGTH:]
+                return None
         try:
             kind, _, frame_id, packet_id, _, length = read_ids(datagram)
         except StreamFormatError:
