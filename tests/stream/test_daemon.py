@@ -134,6 +134,10 @@ def test_stream_start_relays_the_wifi_live_view_until_stream_stop(
     assert wifi_daemon.command("snapshot")["status"] == "ok"
     count = len(frames.items)
     assert frames.wait_for(lambda items: len(items) >= count + 5, WAIT)
+    # So does a shot: the live view goes on (restarted by the worker if the shot stopped it).
+    assert wifi_daemon.command("shoot")["status"] == "ok"
+    count = len(frames.items)
+    assert frames.wait_for(lambda items: len(items) >= count + 5, WAIT)
 
     reply = wifi_daemon.command("stream_stop")
     assert reply["status"] == "ok", reply
