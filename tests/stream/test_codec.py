@@ -361,3 +361,11 @@ def test_any_data_and_eof_round_trip(frame_id, packet_id, payload, flags):
     assert decode(encode(data))._replace(header=None) == data
     end = EndOfFrame(frame_id, packet_id, flags)
     assert decode(encode(end))._replace(header=None) == end
+
+
+def test_things_that_are_not_bytes_are_refused() -> None:
+    for thing in (None, 5, 10**12, "0x12", [0x12, 0, 0, 1]):
+        with pytest.raises(StreamFormatError, match="must be bytes"):
+            decode(thing)  # type: ignore[arg-type]
+    packet = encode(DataPacket(1, 1, b"x"))
+    assert decode(memoryview(packet)) == decode(bytearray(packet))

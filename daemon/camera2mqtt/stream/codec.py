@@ -384,10 +384,9 @@ def read_ids(datagram: bytes) -> tuple[PacketKind, HeaderSize, int, int, Flags, 
 
 def decode(datagram: bytes) -> Packet:
     """The packet in ``datagram``; :class:`StreamFormatError` for anything that is not one."""
-    try:
-        data = bytes(datagram)
-    except (TypeError, ValueError):
-        raise StreamFormatError("A stream packet must be bytes.") from None
+    if not isinstance(datagram, bytes | bytearray | memoryview):
+        raise StreamFormatError("A stream packet must be bytes.")
+    data = bytes(datagram)
     kind, size, frame_id, packet_id, flags, length = read_ids(data)
     if kind is PacketKind.DATA:
         if packet_id < 1:
