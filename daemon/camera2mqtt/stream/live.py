@@ -17,10 +17,10 @@ import math
 import threading
 import time
 from collections.abc import Callable
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, cast
 
 from camera2mqtt.cameras.base import Camera, CameraError, CameraUnreachable, Capability
-from camera2mqtt.cameras.wifi.liveview import Frame, LiveView
+from camera2mqtt.cameras.wifi.liveview import Frame, LiveView, LiveViewControl
 from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.stream.codec import HeaderSize
 from camera2mqtt.stream.sender import StreamSender, parse_target
@@ -281,7 +281,7 @@ class LiveFeed:
             log.info("The live view stopped delivering frames; starting it again.")
             self.close()
         session = LiveView(
-            _control(camera),
+            cast(LiveViewControl, camera),
             port=self._liveview_port,
             size=self._liveview_size,
             bind_host=self._bind_host,
@@ -306,7 +306,3 @@ def _streams(camera: Camera) -> bool:
     return callable(getattr(camera, "start_liveview", None)) and callable(
         getattr(camera, "stop_liveview", None)
     )
-
-
-def _control(camera: Camera) -> Any:
-    return camera
