@@ -668,7 +668,6 @@ class CameraWorker:
     def _stream_start(self, command: Command) -> dict[str, Any]:
         stream = self.config.stream
         if self._relay is None:
-            self._connect().require(Capability.SNAPSHOT)
             try:
                 relay = open_relay(
                     self.live_feed.hub,
@@ -678,6 +677,11 @@ class CameraWorker:
                 )
             except Camera2MqttError as error:
                 raise CameraError(str(error)) from error
+            try:
+                self._connect().require(Capability.SNAPSHOT)
+            except BaseException:
+                relay.sender.close()
+                raise
             relay.start()
             self._relay = relay
             self._state.streaming = True
