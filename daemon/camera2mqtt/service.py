@@ -179,6 +179,10 @@ class Service:
         self._db.close()
         log.info("camera2mqtt stopped")
 
+    def wake(self) -> None:
+        """Publish whatever discovery is due now (after the injected clock moved)."""
+        self._control.put(_CameraChanged())
+
     @property
     def restart_requested(self) -> bool:
         """A restart was asked for over MQTT; the caller starts the daemon again."""
