@@ -179,6 +179,7 @@ class CameraWorker:
         self._settled = threading.Event()
         self._card_signature: tuple[object, ...] | None = None
         self._last_snapshot: bytes | None = None
+        self._snapshot_due = False
         remembered = photos.last_photo(config.name) if photos is not None else None
         if remembered is not None:
             self._state.last_photo = remembered.path
@@ -348,15 +349,9 @@ class CameraWorker:
         self._set_description(replace(self._description, info=info, properties=offered))
         self._set_available(True)
         self._card_signature = None
-        if Capability.SNAPSHOT in info.capabilities:
-            # The live-view entity must show something from the start; on Wi-Fi cameras the
-            # frame also carries frames left and the card state.
-            try:
-                self._publish_snapshot(camera)
-            except CameraUnreachable:
-                raise
-            except (CameraError, ImageTooLarge) as error:
-                log.warning("Camera %s: no snapshot on connect: %s", self.name, error)
+        # The live-view entity must show something from the start (taken at the next poll,
+        # once the camera has answered a status).
+        self._snapshot_due = Capability.SNAPSHOT in info.capabilities
         if self.config.schedule.sync_on_connect:
             self._sync_due = True
         return camera
@@ -365,6 +360,10 @@ class CameraWorker:
         try:
             camera = self._connect()
             status = camera.status()
+            if self._snapshot_due:
+                self._snapshot_due = False
+                self._connect_snapshot(camera)
+                status = camera.status()  # Wi-Fi: now with what the frame told
         except CameraUnreachable as error:
             log.debug("Camera %s not reachable: %s", self.name, error)
             self._lost()
@@ -391,6 +390,14 @@ class CameraWorker:
             self._check_new_photo(camera, announce=not first)
         self._publish_state()
         self._learn_readings()
+
+    def _connect_snapshot(self, camera: Camera) -> None:
+        try:
+            self._publish_snapshot(camera)
+        except (CameraError, ImageTooLarge) as error:
+            # Even a timeout: a Wi-Fi live view with no UDP path back fails while the camera
+            # answers HTTP; the status that follows says whether the camera is still there.
+            log.warning("Camera %s: no snapshot after connecting: %s", self.name, error)
 
     def _apply_status(self, status: CameraStatus) -> None:
         # A value the camera reported once and not this time (frames left and card state
