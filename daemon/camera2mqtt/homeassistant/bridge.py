@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from camera2mqtt import __version__
+from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.mqtt.discovery import object_id, origin
 from camera2mqtt.mqtt.topics import Topics
 
@@ -21,10 +22,15 @@ __all__ = [
     "BRIDGE_OWNER",
     "LOG_LEVELS",
     "BridgeRequest",
+    "BridgeRequestError",
     "CameraSummary",
     "bridge_info",
+    "bridge_object_id",
+    "info_topic",
     "parse_bridge_request",
     "render_bridge_device",
+    "request_filter",
+    "response_topic",
 ]
 
 BRIDGE_OWNER = "bridge"  # no camera can be called so (topics.check_topic_level)
@@ -51,7 +57,7 @@ class BridgeRequest:
     value: str | None = None
 
 
-class BridgeRequestError(ValueError):
+class BridgeRequestError(Camera2MqttError):
     """A bridge request that cannot be carried out; the message says why."""
 
 
@@ -134,7 +140,6 @@ def render_bridge_device(topics: Topics) -> dict[str, Any]:
             "platform": "button",
             "name": "Restart",
             "command_topic": f"{topics.base}/bridge/request/{RESTART}",
-            "payload_press": "",
             "device_class": "restart",
             "entity_category": "config",
         },
