@@ -310,6 +310,8 @@ class Service:
 
     def _discovery_wait(self) -> float:
         """Seconds until the next debounced discovery change or settle deadline."""
+        if not self.bridge.connected:
+            return math.inf  # the reconnect announces
         homeassistant = self.homeassistant
         return homeassistant.next_due() - homeassistant.now()
 

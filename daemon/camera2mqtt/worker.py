@@ -387,7 +387,15 @@ class CameraWorker:
         first = self._card_signature is None
         self._card_signature = signature
         if changed:
-            self._check_new_photo(camera, announce=not first)
+            try:
+                self._check_new_photo(camera, announce=not first)
+            except CameraUnreachable as error:
+                log.debug("Camera %s went away while listing: %s", self.name, error)
+                self._card_signature = None
+                self._lost()
+            except CameraError as error:  # a thumbnail that failed: try again next poll
+                log.warning("Camera %s: looking for new photos failed: %s", self.name, error)
+                self._card_signature = None
         self._publish_state()
         self._learn_readings()
 

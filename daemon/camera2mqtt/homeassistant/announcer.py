@@ -38,6 +38,7 @@ __all__ = ["DEFAULT_DEBOUNCE", "Announcer", "DiscoveryPublish"]
 log = logging.getLogger(__name__)
 
 DEFAULT_DEBOUNCE = 5.0  # seconds between two different configs on one topic
+RETRY_DELAY = 1.0  # seconds before a config that could not be published is tried again
 _UNOWNED = ""  # topics recorded by an earlier release, whose owner is not known
 
 DiscoveryPublish = Callable[[str, bytes], bool]
@@ -51,6 +52,7 @@ class _Topic:
     sent_at: float = -math.inf
     wanted: bytes | None = None  # None: the topic should be cleared
     decided: bool = False  # the owner said what it wants
+    retry_at: float = -math.inf  # after a failed publish
 
 
 class Announcer:
@@ -117,6 +119,7 @@ class Announcer:
         with self._lock:
             now = self._clock()
             for topic, entry in self._topics.items():
+                entry.retry_at = -math.inf
                 if entry.decided and entry.sent is not None and self._message(entry) == entry.sent:
                     self._send(topic, entry, entry.sent, now)
         self.tick()
@@ -129,7 +132,7 @@ class Announcer:
                 if not entry.decided:
                     continue
                 message = self._message(entry)
-                if message == entry.sent or now < entry.sent_at + self._debounce:
+                if message == entry.sent or now < self._due(entry):
                     continue
                 self._send(topic, entry, message, now)
 
@@ -139,8 +142,11 @@ class Announcer:
             due = math.inf
             for entry in self._topics.values():
                 if entry.decided and self._message(entry) != entry.sent:
-                    due = min(due, entry.sent_at + self._debounce)
+                    due = min(due, self._due(entry))
             return due
+
+    def _due(self, entry: _Topic) -> float:
+        return max(entry.sent_at + self._debounce, entry.retry_at)
 
     def published(self) -> dict[str, bytes]:
         """Every config the broker holds from us now (topic -> payload)."""
@@ -162,7 +168,8 @@ class Announcer:
     def _send(self, topic: str, entry: _Topic, message: bytes | None, now: float) -> None:
         payload = message or b""
         if not self._publish(topic, payload):
-            return  # not connected: resend() after the reconnect sends it
+            entry.retry_at = now + RETRY_DELAY  # resend() after a reconnect tries at once
+            return
         entry.sent = message
         entry.sent_at = now
         self._store.record_sent(topic, entry.owner, payload)
