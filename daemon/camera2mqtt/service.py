@@ -212,7 +212,12 @@ class Service:
                     # No keep-alive once a thread has died: systemd then restarts the daemon.
                     alive = watchdog is not None and self._healthy()
                     sdnotify.notify(watchdog=alive, status=self._status_line())
-                sdnotify.notify(stopping=True, status="Stopping")
+                if self._restart.is_set():
+                    # The same process starts again (service_cli): no STOPPING=1, or systemd
+                    # would wait for it to exit.
+                    sdnotify.notify(status="Restarting")
+                else:
+                    sdnotify.notify(stopping=True, status="Stopping")
             finally:
                 self.stop()
         return 0

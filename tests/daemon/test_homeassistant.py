@@ -291,3 +291,33 @@ def test_switching_to_entity_mode_clears_the_device_configs(
         )
     finally:
         service.stop()
+
+
+def test_the_restart_button_restarts_the_same_process(stack_parts: Stack) -> None:
+    from tests.daemon.daemon_process import DaemonProcess
+
+    stack = stack_parts
+    daemon = DaemonProcess(stack.config_path, stack.root / "daemon.log").start()
+    try:
+        stack.wait_online()
+        mark = len(stack.probe.messages())
+        stack.probe.publish(f"{stack.base}/bridge/request/restart", b"PRESS")
+        bridge_state = f"{stack.base}/bridge/state"
+        stack.probe.wait_for(
+            lambda m: m.topic == bridge_state and m.text() == "offline",
+            timeout=TIMEOUT,
+            since=mark,
+            what="offline while restarting",
+        )
+        stack.probe.wait_for(
+            lambda m: m.topic == bridge_state and m.text() == "online",
+            timeout=TIMEOUT,
+            since=mark,
+            what="online again after the restart",
+        )
+        assert daemon.running(), daemon.log()[-2000:]
+    finally:
+        code = daemon.stop()
+    assert code == 0, daemon.log()[-2000:]
+    assert "Restarting camera2mqtt" in daemon.log()
+    assert "Traceback" not in daemon.log()
