@@ -105,7 +105,7 @@ def test_status_is_one_short_request(camera, sim):
     assert fresh.status().details["model"] == "E-M1MarkIII"
 
 
-def test_status_reports_free_space_and_after_a_snapshot_the_frame_readings(sim):
+def test_status_reports_free_space_and_after_a_snapshot_the_frame_readings() -> None:
     from camera2mqtt.sim.wifi.liveview import RtpStreamer
 
     with WifiSimulator("e-m1-iii", liveview=RtpStreamer()) as streaming:
