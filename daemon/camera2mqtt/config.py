@@ -140,6 +140,8 @@ class MqttConfig:
     qos: int = 1
     discovery: bool = True
     discovery_prefix: str = "homeassistant"
+    # device: one config per camera (Home Assistant 2024.11+); entity: one per entity.
+    discovery_mode: str = "device"
     # Largest payload we publish; snapshots must fit (see snapshot.max_bytes).
     max_payload_bytes: int = 1_000_000
 
@@ -675,6 +677,7 @@ _MQTT_KEYS = (
     "qos",
     "discovery",
     "discovery_prefix",
+    "discovery_mode",
     "max_payload_bytes",
 )
 _TLS_KEYS = ("ca", "cert", "key", "insecure")
@@ -766,6 +769,9 @@ def _read_mqtt(context: _Context, top: _Section) -> MqttConfig:
         qos=section.get("qos", _choice((0, 1, 2), "int"), defaults.qos),
         discovery=section.get("discovery", _BOOL, defaults.discovery),
         discovery_prefix=section.get("discovery_prefix", _TOPIC, defaults.discovery_prefix),
+        discovery_mode=section.get(
+            "discovery_mode", _choice(("device", "entity")), defaults.discovery_mode
+        ),
         max_payload_bytes=max_payload,
     )
 

@@ -48,7 +48,7 @@ PROBE_TIMEOUT = 1.0
 CLEANUP_TIMEOUT = 5.0
 ONLINE_TIMEOUT = 30.0
 # Retained topics of each camera that the demo clears on a broker it did not start.
-_RETAINED_LEAVES = ("availability", "state", "last_photo")
+_RETAINED_LEAVES = ("availability", "state", "last_photo", "snapshot")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -244,7 +244,8 @@ class Demo(StartStop):
 
         options = self.options
         topics = Topics(options.base_topic, options.discovery_prefix)
-        cleared = [topics.bridge_state]
+        cleared = [topics.bridge_state, f"{options.base_topic}/bridge/info"]
+        cleared.append(discovery_topic(topics, "bridge"))
         for camera in (WIFI_CAMERA, SERIAL_CAMERA):
             cleared.append(discovery_topic(topics, camera))
             cleared += [f"{options.base_topic}/{camera}/{leaf}" for leaf in _RETAINED_LEAVES]

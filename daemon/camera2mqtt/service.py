@@ -8,23 +8,20 @@ runs on one small control thread, so the network thread never blocks.
 
 from __future__ import annotations
 
-import contextlib
-import json
 import logging
 import math
-import os
 import queue
 import random
-import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
 
 from camera2mqtt import sdnotify
 from camera2mqtt.cameras import open_camera
 from camera2mqtt.config import Config
+from camera2mqtt.homeassistant import CameraView, HomeAssistantLink, HomeAssistantStore
+from camera2mqtt.homeassistant.bridge import request_filter
 from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.mqtt.bridge import MqttBridge
 from camera2mqtt.mqtt.commands import (
@@ -35,19 +32,17 @@ from camera2mqtt.mqtt.commands import (
     ok_reply,
     parse_command,
 )
-from camera2mqtt.mqtt.discovery import CameraDescription, discovery_payload, discovery_topic
+from camera2mqtt.mqtt.discovery import CameraDescription
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
+from camera2mqtt.statedb import StateDB
 from camera2mqtt.stream.mjpeg import MjpegServer, parse_listen
 from camera2mqtt.worker import CameraFactory, CameraWorker
 
-__all__ = ["DISCOVERY_STATE_FILE", "LEARNED_STATE_FILE", "Service"]
+__all__ = ["Service"]
 
 log = logging.getLogger(__name__)
 
-DISCOVERY_STATE_FILE = "discovery.json"
-LEARNED_STATE_FILE = "cameras.json"  # what each camera offers, for restarts while it is away
 HA_BIRTH_MAX_DELAY = 3.0  # seconds; spread the load when many bridges answer HA's birth
-DISCOVERY_QOS = 1
 DEFAULT_STOP_TIMEOUT = 5.0
 STATUS_INTERVAL = 30.0
 CONTROL_IDLE_WAIT = 3600.0
@@ -69,6 +64,17 @@ class _Rediscover:
 
 
 @dataclass(frozen=True, slots=True)
+class _CameraChanged:
+    """A worker settled or its camera came or went: announce, refresh bridge/info."""
+
+
+@dataclass(frozen=True, slots=True)
+class _BridgeRequest:
+    topic: str
+    payload: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class _Publish:
     topic: str
     payload: bytes
@@ -80,13 +86,22 @@ _STOP = object()
 class Service:
     """The camera2mqtt daemon for one configuration."""
 
-    def __init__(self, config: Config, *, camera_factory: CameraFactory = open_camera) -> None:
+    def __init__(
+        self,
+        config: Config,
+        *,
+        camera_factory: CameraFactory = open_camera,
+        discovery_debounce: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.config = config
         self.topics = Topics(config.mqtt.base_topic, config.mqtt.discovery_prefix)
         self._control: queue.Queue[object] = queue.Queue()
         self._stopped = threading.Event()
         self._started = False
-        subscriptions = [self.topics.command_filter]
+        self._restart = threading.Event()
+        self._stop_requested: threading.Event | None = None  # run()'s, for a restart
+        subscriptions = [self.topics.command_filter, request_filter(self.topics)]
         if config.mqtt.discovery:
             subscriptions.append(self.topics.ha_status)
         self.bridge = MqttBridge(
@@ -96,9 +111,9 @@ class Service:
             on_connect=lambda: self._control.put(_Connected()),
             on_message=self._route_message,
         )
-        self._learned_path = Path(config.state_dir) / LEARNED_STATE_FILE
-        learned = _load_json(self._learned_path, "cameras")
-        self._learned: dict[str, Any] = learned if isinstance(learned, dict) else {}
+        self._db = StateDB.in_state_dir(config.state_dir)
+        self._store = HomeAssistantStore(self._db, state_dir=config.state_dir)
+        self._learned = self._store.learned()
         self.workers = {
             camera.name: CameraWorker(
                 camera,
@@ -107,10 +122,24 @@ class Service:
                 camera_factory=camera_factory,
                 max_payload_bytes=config.mqtt.max_payload_bytes,
                 learned=self._learned.get(camera.name),
+                photos=self._store,
                 on_description=lambda description: self._control.put(_Rediscover(description)),
+                on_change=lambda: self._control.put(_CameraChanged()),
             )
             for camera in config.cameras
         }
+        debounce = {} if discovery_debounce is None else {"debounce": discovery_debounce}
+        self.homeassistant = HomeAssistantLink(
+            self.bridge,
+            self.topics,
+            self._store,
+            cameras=self._camera_views,
+            discovery=config.mqtt.discovery,
+            mode=config.mqtt.discovery_mode,
+            on_restart=self._request_restart,
+            clock=clock,
+            **debounce,
+        )
         self._control_thread = threading.Thread(
             target=self._control_loop, name="camera2mqtt-control", daemon=True
         )
@@ -156,7 +185,28 @@ class Service:
         for worker in self.workers.values():
             self.bridge.publish(worker.topics.availability, OFFLINE, retain=True, qos=1)
         self.bridge.stop(timeout=max(0.5, deadline - time.monotonic()))
+        self._db.close()
         log.info("camera2mqtt stopped")
+
+    def wake(self) -> None:
+        """Publish whatever discovery is due now (after the injected clock moved)."""
+        self._control.put(_CameraChanged())
+
+    @property
+    def restart_requested(self) -> bool:
+        """A restart was asked for over MQTT; the caller starts the daemon again."""
+        return self._restart.is_set()
+
+    def _request_restart(self) -> None:
+        self._restart.set()
+        if self._stop_requested is not None:
+            self._stop_requested.set()
+
+    def _camera_views(self) -> dict[str, CameraView]:
+        return {
+            name: CameraView(worker.description, worker.settled, worker.available_text)
+            for name, worker in self.workers.items()
+        }
 
     def run(self) -> int:
         """Run until SIGTERM or SIGINT, talking to systemd; returns the exit code."""
@@ -166,11 +216,17 @@ class Service:
                 sdnotify.notify(ready=True, status=self._status_line())
                 watchdog = sdnotify.watchdog_interval()
                 tick = min(watchdog, STATUS_INTERVAL) if watchdog else STATUS_INTERVAL
+                self._stop_requested = stop_requested
                 while not stop_requested.wait(tick):
                     # No keep-alive once a thread has died: systemd then restarts the daemon.
                     alive = watchdog is not None and self._healthy()
                     sdnotify.notify(watchdog=alive, status=self._status_line())
-                sdnotify.notify(stopping=True, status="Stopping")
+                if self._restart.is_set():
+                    # The same process starts again (service_cli): no STOPPING=1, or systemd
+                    # would wait for it to exit.
+                    sdnotify.notify(status="Restarting")
+                else:
+                    sdnotify.notify(stopping=True, status="Stopping")
             finally:
                 self.stop()
         return 0
@@ -199,6 +255,9 @@ class Service:
             return
         name = self.topics.camera_of_command(topic)
         if name is None:
+            if retained:  # a retained restart request would restart the daemon forever
+                return
+            self._control.put(_BridgeRequest(topic, payload))
             return
         if retained:
             log.warning(
@@ -239,7 +298,8 @@ class Service:
     def _control_loop(self) -> None:
         announce_at = math.inf  # when to answer Home Assistant's birth message
         while True:
-            wait = max(0.0, min(announce_at - time.monotonic(), CONTROL_IDLE_WAIT))
+            due = min(announce_at - time.monotonic(), self._discovery_wait())
+            wait = max(0.0, min(due, CONTROL_IDLE_WAIT))
             try:
                 item = self._control.get(timeout=wait)
             except queue.Empty:
@@ -255,95 +315,41 @@ class Service:
                     self._handle_control(item)
                 if time.monotonic() >= announce_at:
                     announce_at = math.inf
-                    self._announce()
+                    self.homeassistant.home_assistant_online()
+                    self._republish_states()
+                if self.bridge.connected:
+                    self.homeassistant.tick()
             except Exception:
                 log.exception("Error in the control thread")
+
+    def _discovery_wait(self) -> float:
+        """Seconds until the next debounced discovery change or settle deadline."""
+        if not self.bridge.connected:
+            return math.inf  # the reconnect announces
+        homeassistant = self.homeassistant
+        return homeassistant.next_due() - homeassistant.now()
 
     def _handle_control(self, item: object) -> None:
         if isinstance(item, _Publish):
             self.bridge.publish(item.topic, item.payload)
         elif isinstance(item, _Connected):
-            self._announce()
+            self.homeassistant.connected()
+            self._republish_states()
         elif isinstance(item, _Rediscover):
             self._remember(item.description)
-            if self.config.mqtt.discovery and self.bridge.connected:
-                self._publish_discovery(item.description)
+            self.homeassistant.update()
+        elif isinstance(item, _CameraChanged):
+            self.homeassistant.update()
+        elif isinstance(item, _BridgeRequest):
+            self.homeassistant.handle_request(item.topic, item.payload)
 
     def _remember(self, description: CameraDescription) -> None:
         learned = description.learned()
         if learned is None or self._learned.get(description.name) == learned:
             return
         self._learned[description.name] = learned
-        current = {name: self._learned[name] for name in self.workers if name in self._learned}
-        _save_json(self._learned_path, {"cameras": current})
+        self._store.save_learned(description.name, learned)
 
-    def _announce(self) -> None:
-        """Discovery for every camera, clearing removed ones, then the current states."""
-        if self.config.mqtt.discovery:
-            for worker in self.workers.values():
-                self._publish_discovery(worker.description)
-        self._clear_removed_discovery()
+    def _republish_states(self) -> None:
         for worker in self.workers.values():
             worker.republish()
-
-    def _publish_discovery(self, description: CameraDescription) -> None:
-        self.bridge.publish(
-            discovery_topic(self.topics, description.name),
-            discovery_payload(description, self.topics),
-            retain=True,
-            qos=DISCOVERY_QOS,
-        )
-
-    def _clear_removed_discovery(self) -> None:
-        current = (
-            {discovery_topic(self.topics, name) for name in self.workers}
-            if self.config.mqtt.discovery
-            else set()
-        )
-        path = Path(self.config.state_dir) / DISCOVERY_STATE_FILE
-        previous = _load_topics(path)
-        for topic in sorted(previous - current):
-            log.info("Removing the Home Assistant device of a removed camera: %s", topic)
-            self.bridge.publish(topic, b"", retain=True, qos=DISCOVERY_QOS)
-        if previous != current:
-            _save_json(path, {"discovery_topics": sorted(current)})
-
-
-def _load_json(path: Path, key: str) -> Any:
-    """``data[key]`` of one of our small JSON files in state_dir; {} when missing or bad."""
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        return {}
-    except (OSError, ValueError) as error:
-        log.warning("Ignoring %s: %s", path, error)
-        return {}
-    value = data.get(key) if isinstance(data, dict) else None
-    return value if isinstance(value, dict | list) else {}
-
-
-def _load_topics(path: Path) -> set[str]:
-    topics = _load_json(path, "discovery_topics")
-    return {topic for topic in topics if isinstance(topic, str) and topic.endswith("/config")}
-
-
-def _save_json(path: Path, data: dict[str, Any]) -> None:
-    """Write ``data`` atomically (temp file and rename in the same folder)."""
-    handle = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(
-            "w", dir=path.parent, prefix=f".{path.stem}-", delete=False, encoding="utf-8"
-        ) as handle:
-            json.dump(data, handle, indent=1, sort_keys=True)
-        os.replace(handle.name, path)
-    except OSError as error:
-        log.warning(
-            "Could not save %s (%s); check that state_dir is writable. Until then removed "
-            "cameras may stay in Home Assistant.",
-            path,
-            error,
-        )
-        if handle is not None:
-            with contextlib.suppress(OSError):
-                os.unlink(handle.name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
 from pathlib import Path
 
@@ -39,4 +40,11 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(level)
     from camera2mqtt.service import Service
 
-    return Service(config).run()
+    service = Service(config)
+    code = service.run()
+    if service.restart_requested:
+        # Same process id, so systemd (Type=notify) keeps following us; READY=1 comes again.
+        logging.getLogger(__name__).warning("Restarting camera2mqtt")
+        sys.stderr.flush()
+        os.execv(sys.executable, [sys.executable, "-m", "camera2mqtt", *sys.argv[1:]])
+    return code

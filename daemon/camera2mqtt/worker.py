@@ -41,8 +41,9 @@ from camera2mqtt.cameras.base import (
 )
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.homeassistant.store import LastPhoto
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
-from camera2mqtt.mqtt.discovery import CameraDescription
+from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
 from camera2mqtt.stream.live import RETRY_INTERVAL, LiveFeed, StreamRelay, open_relay
@@ -67,6 +68,14 @@ class Publisher(Protocol):
     ) -> bool: ...
 
 
+class PhotoMemory(Protocol):
+    """Where the newest photo of each camera is kept across restarts."""
+
+    def last_photo(self, camera: str) -> LastPhoto | None: ...
+
+    def save_last_photo(self, camera: str, photo: LastPhoto) -> None: ...
+
+
 def next_target(t0: float, interval: float, now: float) -> float:
     """The first slot ``t0 + k * interval`` strictly after ``now`` (missed slots skipped)."""
     k = math.floor((now - t0) / interval) + 1
@@ -88,6 +97,9 @@ class _State:
     battery: int | None = None
     frames_left: int | None = None
     frames_taken: int | None = None
+    free_bytes: int | None = None
+    photos_on_card: int | None = None
+    card_state: str | None = None
     mode: str | None = None
     last_photo: str | None = None
     last_photo_time: str | None = None
@@ -102,6 +114,9 @@ class _State:
             "battery": self.battery,
             "frames_left": self.frames_left,
             "frames_taken": self.frames_taken,
+            "free_bytes": self.free_bytes,
+            "photos_on_card": self.photos_on_card,
+            "card_state": self.card_state,
             "mode": self.mode,
             "last_photo": self.last_photo,
             "last_photo_time": self.last_photo_time,
@@ -133,6 +148,8 @@ class CameraWorker:
         queue_size: int = QUEUE_SIZE,
         max_payload_bytes: int = DEFAULT_MAX_PAYLOAD_BYTES,
         learned: object = None,
+        photos: PhotoMemory | None = None,
+        on_change: Callable[[], None] | None = None,
     ) -> None:
         self.config = config
         self._max_payload_bytes = max_payload_bytes
@@ -168,6 +185,17 @@ class CameraWorker:
         self.live_feed = LiveFeed.for_camera(config, wake=self._wake_live)
         self._live_due = False
         self._relay: StreamRelay | None = None
+        self._photos = photos
+        self._on_change = on_change
+        self._settled = threading.Event()
+        self._card_signature: tuple[object, ...] | None = None
+        self._last_snapshot: bytes | None = None
+        self._snapshot_due = False
+        remembered = photos.last_photo(config.name) if photos is not None else None
+        if remembered is not None:
+            self._state.last_photo = remembered.path
+            self._state.last_photo_time = remembered.taken
+            self._last_thumbnail = remembered.thumbnail
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -178,6 +206,11 @@ class CameraWorker:
     @property
     def description(self) -> CameraDescription:
         return self._description
+
+    @property
+    def settled(self) -> bool:
+        """The first attempt to reach the camera (and learn what it offers) is over."""
+        return self._settled.is_set()
 
     @property
     def available_text(self) -> str:
@@ -214,6 +247,8 @@ class CameraWorker:
                 self._publisher.publish(self.topics.state, self._published_state, retain=True)
             if self._last_thumbnail is not None:
                 self._publisher.publish(self.topics.last_photo, self._last_thumbnail, retain=True)
+            if self._last_snapshot is not None:
+                self._publisher.publish(self.topics.snapshot, self._last_snapshot, retain=True)
         self._republish_due = True
         with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
             self._jobs.put_nowait(_WAKE)
@@ -287,6 +322,9 @@ class CameraWorker:
             if now >= next_poll:
                 self._poll()
                 next_poll = next_target(t0, poll_interval, time.monotonic())
+                if not self._settled.is_set():
+                    self._settled.set()
+                    self._changed()
             if now >= next_snapshot:
                 self._periodic_snapshot()
                 next_snapshot = next_target(t0, snapshot_interval, time.monotonic())
@@ -329,8 +367,15 @@ class CameraWorker:
         self._state.properties = {prop.name: prop.value for prop in properties}
         # Discovery depends on the names and allowed values, not on the current values.
         offered = tuple(replace(prop, value="") for prop in properties)
+        if self._description.info is not None and self._description.info.model != info.model:
+            # Another camera answers at this address: forget what the old one reported.
+            self._description = replace(self._description, readings=frozenset())
         self._set_description(replace(self._description, info=info, properties=offered))
         self._set_available(True)
+        self._card_signature = None
+        # The live-view entity must show something from the start (taken at the next poll,
+        # once the camera has answered a status).
+        self._snapshot_due = Capability.SNAPSHOT in info.capabilities
         if self.config.schedule.sync_on_connect:
             self._sync_due = True
         return camera
@@ -339,6 +384,10 @@ class CameraWorker:
         try:
             camera = self._connect()
             status = camera.status()
+            if self._snapshot_due:
+                self._snapshot_due = False
+                self._connect_snapshot(camera)
+                status = camera.status()  # Wi-Fi: now with what the frame told
         except CameraUnreachable as error:
             log.debug("Camera %s not reachable: %s", self.name, error)
             self._lost()
@@ -349,21 +398,60 @@ class CameraWorker:
             self._state.last_error = str(error)
             self._publish_state()
             return
-        previous_taken = self._state.frames_taken
         self._apply_status(status)
+        # What changes when a photo is taken on the camera itself: the frame count where
+        # the camera reports it (serial), else the free space (Wi-Fi); without either the
+        # card is listed on every poll.
+        signature = (
+            (status.frames_taken,)
+            if status.frames_taken is not None
+            else (status.free_bytes, status.card_state)
+        )
+        changed = signature != self._card_signature or signature == (None, None)
+        first = self._card_signature is None
+        self._card_signature = signature
+        if changed:
+            try:
+                self._check_new_photo(camera, announce=not first)
+            except CameraUnreachable as error:
+                log.debug("Camera %s went away while listing: %s", self.name, error)
+                self._card_signature = None
+                self._lost()
+            except CameraError as error:  # a thumbnail that failed: try again next poll
+                log.warning("Camera %s: looking for new photos failed: %s", self.name, error)
+                self._card_signature = None
         self._publish_state()
-        if (
-            previous_taken is not None
-            and status.frames_taken is not None
-            and status.frames_taken > previous_taken
-        ):
-            self._check_new_photo(camera)
+        self._learn_readings()
+
+    def _connect_snapshot(self, camera: Camera) -> None:
+        try:
+            self._publish_snapshot(camera)
+        except (CameraError, ImageTooLarge) as error:
+            # Even a timeout: a Wi-Fi live view with no UDP path back fails while the camera
+            # answers HTTP; the status that follows says whether the camera is still there.
+            log.warning("Camera %s: no snapshot after connecting: %s", self.name, error)
 
     def _apply_status(self, status: CameraStatus) -> None:
-        self._state.battery = status.battery_percent
-        self._state.frames_left = status.frames_left
+        # A value the camera reported once and not this time (frames left and card state
+        # come with live-view frames only) stays: the last known value is more useful.
+        self._state.battery = _known(status.battery_percent, self._state.battery)
+        self._state.frames_left = _known(status.frames_left, self._state.frames_left)
         self._state.frames_taken = status.frames_taken
+        self._state.free_bytes = _known(status.free_bytes, self._state.free_bytes)
+        self._state.card_state = _known(status.card_state, self._state.card_state)
         self._state.mode = status.mode
+
+    def _learn_readings(self) -> None:
+        """Offer a sensor for every reading the camera has given a value."""
+        state = self._state.as_json()
+        seen = {key for key in READINGS if state.get(key) is not None}
+        readings = self._description.readings | seen
+        if readings != self._description.readings:
+            self._set_description(replace(self._description, readings=readings))
+
+    def _changed(self) -> None:
+        if self._on_change is not None:
+            self._on_change()
 
     def _lost(self) -> None:
         self._close_camera()
@@ -386,6 +474,7 @@ class CameraWorker:
         else:
             log.info("Camera %s is offline", self.name)
         self._publish_availability()
+        self._changed()
 
     def _set_description(self, description: CameraDescription) -> None:
         changed = description != self._description
@@ -599,35 +688,48 @@ class CameraWorker:
         except CameraError as error:
             log.debug("Camera %s: status after a job failed: %s", self.name, error)
 
-    def _check_new_photo(self, camera: Camera) -> None:
-        """Photos taken on the camera itself: publish the newest one's thumbnail."""
+    def _check_new_photo(self, camera: Camera, *, announce: bool = True) -> None:
+        """Photos taken on the camera itself: publish the newest one's thumbnail, and a
+        ``photo_taken`` event unless ``announce`` is False (the first look after connecting,
+        which finds what was taken while we were away)."""
         if Capability.LIST not in camera.info.capabilities:
             return
         try:
             refs = sorted(camera.list_images(), key=_age_key)
+        except CameraUnreachable:
+            raise
         except CameraError as error:
             log.debug("Camera %s: listing new photos failed: %s", self.name, error)
             return
+        self._state.photos_on_card = len(refs)
         newest = _newest_picture(refs) if refs else None
         if newest is not None and newest.path != self._state.last_photo:
-            self._publish_event("photo_taken", files=[_file_json(newest)], source="camera")
+            if announce:
+                self._publish_event("photo_taken", files=[_file_json(newest)], source="camera")
             self._new_photo(camera, newest)
-            self._publish_state()
 
     def _new_photo(self, camera: Camera, ref: ImageRef) -> None:
         self._state.last_photo = ref.path
         taken = ref.timestamp.astimezone() if ref.timestamp else datetime.now(UTC)
         self._state.last_photo_time = taken.isoformat(timespec="seconds")
-        if Capability.THUMBNAIL not in camera.info.capabilities:
-            return
-        try:
-            thumbnail = fit_jpeg(
-                camera.thumbnail(ref), self.config.snapshot.size, self.config.snapshot.max_bytes
+        thumbnail = None
+        if Capability.THUMBNAIL in camera.info.capabilities:
+            try:
+                thumbnail = fit_jpeg(
+                    camera.thumbnail(ref),
+                    self.config.snapshot.size,
+                    self.config.snapshot.max_bytes,
+                )
+            except CameraUnreachable:
+                raise
+            except (CameraError, ImageTooLarge) as error:
+                log.warning("Camera %s: no thumbnail for %s: %s", self.name, ref.path, error)
+        if self._photos is not None:
+            self._photos.save_last_photo(
+                self.name, LastPhoto(ref.path, self._state.last_photo_time, thumbnail)
             )
-        except CameraUnreachable:
-            raise
-        except (CameraError, ImageTooLarge) as error:
-            log.warning("Camera %s: no thumbnail for %s: %s", self.name, ref.path, error)
+        self._learn_readings()
+        if thumbnail is None:
             return
         with self._publish_lock:
             self._last_thumbnail = thumbnail
@@ -639,7 +741,10 @@ class CameraWorker:
         # session would stop the running one).
         jpeg = self.live_feed.fresh_jpeg() or camera.snapshot()
         image = fit_jpeg(jpeg, self.config.snapshot.size, self.config.snapshot.max_bytes)
-        self._publisher.publish(self.topics.snapshot, image, qos=0)
+        # Retained, so Home Assistant's camera entity has a picture after any restart.
+        with self._publish_lock:
+            self._last_snapshot = image
+            self._publisher.publish(self.topics.snapshot, image, qos=0, retain=True)
         return len(image)
 
     def _periodic_snapshot(self) -> None:
@@ -731,6 +836,10 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
     # The service answers cancel at once; one that reaches the queue has nothing to cancel.
     Action.CANCEL: lambda worker, command: {"cancelled": False},
 }
+
+
+def _known(value: Any, previous: Any) -> Any:
+    return previous if value is None else value
 
 
 def _file_json(ref: ImageRef) -> dict[str, Any]:

@@ -110,6 +110,19 @@ CASES = [
     pytest.param(
         """\
         mqtt:
+          discovery_mode: devices
+        cameras:
+          garden:
+            type: wifi
+        """,
+        "mqtt.discovery_mode",
+        2,
+        ["one of device, entity", "devices"],
+        id="discovery-mode",
+    ),
+    pytest.param(
+        """\
+        mqtt:
           base_topic: "home/+/cams"
         cameras:
           garden:

@@ -22,6 +22,12 @@ def card_files(simulator) -> set[str]:
 
 
 def test_shoot_makes_a_file_an_event_a_reply_and_a_thumbnail(stack: Stack) -> None:
+    # On connect the daemon publishes the newest photo already on the card; wait for it.
+    stack.probe.wait_for(
+        lambda m: m.topic == stack.topic("wifi", "state") and m.json().get("last_photo"),
+        timeout=REPLY_TIMEOUT,
+        what="the newest photo on the card",
+    )
     before = card_files(stack.wifi)
     since = stack.probe.mark()
 

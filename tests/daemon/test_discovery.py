@@ -34,6 +34,7 @@ DEVICE_ABBREVIATIONS = {"ids": "identifiers", "cns": "connections", "mf": "manuf
 # Required keys per platform (reference section 1.8); a tuple means "exactly one of".
 REQUIRED: dict[str, list[str | tuple[str, ...]]] = {
     "button": ["command_topic"],
+    "event": ["state_topic", "event_types"],
     "camera": ["topic"],
     "image": [("image_topic", "url_topic")],
     "sensor": ["state_topic"],

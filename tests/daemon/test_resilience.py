@@ -109,6 +109,12 @@ def test_a_serial_camera_that_stops_answering_and_comes_back_flips_availability(
     stack: Stack,
 ) -> None:
     availability = stack.topic("serial", "availability")
+    # After connecting the daemon takes a first snapshot; let it finish before the fault.
+    stack.probe.wait_for(
+        lambda m: m.topic == stack.topic("serial", "snapshot"),
+        timeout=AVAILABILITY_TIMEOUT,
+        what="the serial snapshot taken after connecting",
+    )
     since = stack.probe.mark()
     stack.serial.faults.drop_rate = 1.0  # every byte it sends is lost
     stack.probe.wait_for(

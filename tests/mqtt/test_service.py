@@ -15,7 +15,9 @@ from PIL import Image
 
 from camera2mqtt.cameras.base import ImageRef
 from camera2mqtt.config import parse_config
-from camera2mqtt.service import DISCOVERY_STATE_FILE, LEARNED_STATE_FILE, Service
+from camera2mqtt.homeassistant import HomeAssistantStore
+from camera2mqtt.service import Service
+from camera2mqtt.statedb import StateDB
 from camera2mqtt.worker import next_target
 from tests.mqtt.fake_camera import PHOTO, FakeWorld
 from tests.mqtt.recorder import Recorder
@@ -246,8 +248,9 @@ def test_removed_cameras_are_cleared_from_discovery(broker, tmp_path: Path) -> N
     finally:
         first.service.stop()
         first.recorder.close()
-    saved = json.loads((tmp_path / "state" / DISCOVERY_STATE_FILE).read_text())
-    assert len(saved["discovery_topics"]) == 2
+    with StateDB.in_state_dir(tmp_path / "state") as db:
+        saved = HomeAssistantStore(db).sent_configs()
+    assert {sent.owner for sent in saved} == {"cam", "old", "bridge"}
     base = first.base
     config = parse_config(config_text(broker.port, base, tmp_path, cameras=("cam",)))
     recorder = Recorder(broker.port)
@@ -337,7 +340,8 @@ def test_a_restart_while_the_camera_is_away_keeps_its_entities(broker, tmp_path:
     finally:
         first.service.stop()
         first.recorder.close()
-    assert (tmp_path / "state" / LEARNED_STATE_FILE).exists()
+    with StateDB.in_state_dir(tmp_path / "state") as db:
+        assert HomeAssistantStore(db).learned()["cam"]["model"] == "FAKE-1"
     config = parse_config(config_text(broker.port, first.base, tmp_path))
     away = FakeWorld(present=False)
     recorder = Recorder(broker.port)

@@ -9,7 +9,12 @@ import pytest
 from PIL import Image
 
 from camera2mqtt.cameras.base import CameraInfo, Capability, Property
-from camera2mqtt.mqtt.discovery import CameraDescription, discovery_topic, render_device
+from camera2mqtt.mqtt.discovery import (
+    READINGS,
+    CameraDescription,
+    discovery_topic,
+    render_device,
+)
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg, jpeg_dimensions
 from camera2mqtt.mqtt.topics import Topics
 from camera2mqtt.sim.images import make_jpeg
@@ -43,7 +48,7 @@ FULL = CameraInfo("TG-5", manufacturer="OM", firmware="1.3", capabilities=frozen
 
 
 def describe(**overrides: object) -> CameraDescription:
-    values: dict = {"name": "tg5", "kind": "wifi", "info": FULL}
+    values: dict = {"name": "tg5", "kind": "wifi", "info": FULL, "readings": frozenset(READINGS)}
     values.update(overrides)
     return CameraDescription(**values)
 
@@ -80,10 +85,12 @@ def test_power_off_button_only_when_allowed() -> None:
 
 
 def test_unknown_camera_gets_the_basic_entities() -> None:
-    components = render_device(describe(info=None), Topics())["components"]
-    assert {"shoot", "battery", "connectivity", "last_photo"} <= set(components)
+    components = render_device(describe(info=None, readings=frozenset()), Topics())["components"]
+    assert {"shoot", "connectivity", "last_photo", "photo_taken"} <= set(components)
     assert "live_view" not in components
     assert "set_clock" not in components
+    # No sensor before the camera has given it a value.
+    assert not {"battery", "frames_left", "free_space", "last_photo_time"} & set(components)
 
 
 def test_selects_from_property_allowed_values() -> None:

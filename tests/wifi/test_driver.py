@@ -105,6 +105,25 @@ def test_status_is_one_short_request(camera, sim):
     assert fresh.status().details["model"] == "E-M1MarkIII"
 
 
+def test_status_reports_free_space_and_after_a_snapshot_the_frame_readings() -> None:
+    from camera2mqtt.sim.wifi.liveview import RtpStreamer
+
+    with WifiSimulator("e-m1-iii", liveview=RtpStreamer()) as streaming:
+        camera = WifiCamera("127.0.0.1", streaming.port, timeout=TIMEOUT)
+        camera.connect()
+        try:
+            before = camera.status()
+            assert before.free_bytes == int(before.details["unused_capacity"]) > 0
+            assert before.frames_left is None and before.card_state is None  # not yet seen
+            assert camera.snapshot()[:2] == b"\xff\xd8"
+            after = camera.status()
+            # What the simulator puts in the media and max-take TLVs of each frame.
+            assert after.frames_left == 999
+            assert after.card_state == "ok"
+        finally:
+            camera.close()
+
+
 def test_status_times_out_quickly(camera, sim):
     camera.status_timeout = 0.3
     sim.faults.delay_s = 3.0

@@ -19,6 +19,7 @@ from typing import ClassVar
 from camera2mqtt.errors import Camera2MqttError
 
 __all__ = [
+    "CARD_STATES",
     "Camera",
     "CameraBusy",
     "CameraError",
@@ -40,6 +41,9 @@ __all__ = [
     "Unsupported",
     "WrongMode",
 ]
+
+CARD_STATES = ("ok", "writing", "full", "write_protected", "error", "no_card")
+"""What :attr:`CameraStatus.card_state` can be."""
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while a transfer runs."""
@@ -164,6 +168,9 @@ class CameraStatus:
     frames_taken: int | None = None
     mode: str | None = None
     card_present: bool | None = None
+    free_bytes: int | None = None
+    card_state: str | None = None
+    """One of :data:`CARD_STATES`."""
     details: Mapping[str, str] = field(default_factory=dict)
 
 

@@ -16,19 +16,25 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from camera2mqtt import __version__
-from camera2mqtt.cameras.base import CameraInfo, Capability, Property
+from camera2mqtt.cameras.base import CARD_STATES, CameraInfo, Capability, Property
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics, Topics
 
 __all__ = [
+    "DISCOVERY_MODES",
     "ENTITIES",
     "ORIGIN_NAME",
+    "READINGS",
     "SELECT_PROPERTIES",
     "SUPPORT_URL",
     "CameraDescription",
     "EntitySpec",
+    "discovery_configs",
     "discovery_payload",
     "discovery_topic",
+    "entity_topic",
+    "origin",
     "render_device",
+    "render_entities",
 ]
 
 ORIGIN_NAME = "camera2mqtt"
@@ -43,6 +49,19 @@ SELECT_PROPERTIES: Mapping[str, str] = {
 }
 
 _UNSAFE_ID_CHARS = re.compile(r"[^a-zA-Z0-9_-]")
+
+DISCOVERY_MODES = ("device", "entity")
+"""``device``: one config per camera (Home Assistant 2024.11+); ``entity``: one per entity."""
+
+READINGS = (
+    "battery",
+    "frames_left",
+    "free_bytes",
+    "photos_on_card",
+    "card_state",
+    "last_photo_time",
+)
+"""State keys that get a sensor once the camera has given them a value."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +79,14 @@ class CameraDescription:
     allow_power_off: bool = False
     can_stream: bool = False
     """The camera has stream targets configured (stream_start can relay its live view)."""
+    readings: frozenset[str] = frozenset()
+    """Which of :data:`READINGS` the camera has reported a value for."""
 
     def can(self, capability: Capability) -> bool:
         return self.info is not None and capability in self.info.capabilities
+
+    def reports(self, reading: str) -> bool:
+        return reading in self.readings
 
     def learned(self) -> dict[str, Any] | None:
         """What was learned from the camera, as JSON data (None before it was reached), so
@@ -79,6 +103,7 @@ class CameraDescription:
                 {"name": prop.name, "allowed": list(prop.allowed), "writable": prop.writable}
                 for prop in self.properties
             ],
+            "readings": sorted(self.readings),
         }
 
     def with_learned(self, data: object) -> CameraDescription:
@@ -101,9 +126,10 @@ class CameraDescription:
                 )
                 for item in data["properties"]
             )
+            readings = frozenset(str(r) for r in data.get("readings", ()) if r in READINGS)
         except (AssertionError, KeyError, TypeError, ValueError):
             return self
-        return replace(self, info=info, properties=properties)
+        return replace(self, info=info, properties=properties, readings=readings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,12 +169,37 @@ def _button(action: str) -> Callable[[_Context], dict[str, Any]]:
     return lambda ctx: {"command_topic": ctx.topics.set, "payload_press": _command(action)}
 
 
+def _present_value(key: str) -> str:
+    """A template that renders the state's ``key``, or nothing while it is null or missing
+    (never ``None``, which older Home Assistant logs as an invalid state)."""
+    return f"{{% set v = value_json.get('{key}') %}}{{{{ '' if v is none else v }}}}"
+
+
 def _sensor(key: str, **extra: Any) -> Callable[[_Context], dict[str, Any]]:
     return lambda ctx: {
         "state_topic": ctx.topics.state,
-        "value_template": _state_value(key),
+        "value_template": _present_value(key),
         **extra,
     }
+
+
+def _event(event: str, *fields: str) -> Callable[[_Context], dict[str, Any]]:
+    """An event entity fed by the camera's event topic; other events render nothing, which
+    Home Assistant ignores."""
+    attributes = "".join(f", '{name}': value_json.get('{name}')" for name in fields)
+    template = (
+        f"{{% if value_json.get('event') == '{event}' %}}"
+        f"{{{{ {{'event_type': '{event}'{attributes}}} | tojson }}}}{{% endif %}}"
+    )
+    return lambda ctx: {
+        "state_topic": ctx.topics.event,
+        "event_types": [event],
+        "value_template": template,
+    }
+
+
+def _reading(key: str) -> Callable[[CameraDescription], bool]:
+    return lambda camera: camera.reports(key)
 
 
 ENTITIES: tuple[EntitySpec, ...] = (
@@ -160,10 +211,28 @@ ENTITIES: tuple[EntitySpec, ...] = (
         lambda c: c.info is None or c.can(Capability.SHOOT),
     ),
     EntitySpec(
+        "snapshot",
+        "button",
+        "Snapshot",
+        _button("snapshot"),
+        lambda c: c.can(Capability.SNAPSHOT),
+    ),
+    EntitySpec(
+        "sync",
+        "button",
+        "Sync now",
+        lambda ctx: {
+            "command_topic": ctx.topics.set,
+            "payload_press": _command("download", which="new"),
+        },
+        lambda c: c.can(Capability.DOWNLOAD),
+    ),
+    EntitySpec(
         "last_photo",
         "image",
         "Last photo",
         lambda ctx: {"image_topic": ctx.topics.last_photo, "content_type": "image/jpeg"},
+        lambda c: c.info is None or c.can(Capability.THUMBNAIL),
         follows_camera=False,
     ),
     EntitySpec(
@@ -184,18 +253,73 @@ ENTITIES: tuple[EntitySpec, ...] = (
             state_class="measurement",
             entity_category="diagnostic",
         ),
+        _reading("battery"),
     ),
     EntitySpec(
         "frames_left",
         "sensor",
         "Frames left",
         _sensor("frames_left", state_class="measurement", icon="mdi:camera-burst"),
+        _reading("frames_left"),
+    ),
+    EntitySpec(
+        "free_space",
+        "sensor",
+        "Free space",
+        lambda ctx: {
+            "state_topic": ctx.topics.state,
+            "value_template": (
+                "{% set v = value_json.get('free_bytes') %}"
+                "{{ '' if v is none else (v / 1000000000) | round(2) }}"
+            ),
+            "device_class": "data_size",
+            "unit_of_measurement": "GB",
+            "state_class": "measurement",
+            "suggested_display_precision": 2,
+        },
+        _reading("free_bytes"),
+    ),
+    EntitySpec(
+        "photos_on_card",
+        "sensor",
+        "Photos on card",
+        _sensor("photos_on_card", state_class="measurement", icon="mdi:image-multiple"),
+        _reading("photos_on_card"),
+    ),
+    EntitySpec(
+        "card_state",
+        "sensor",
+        "Card state",
+        _sensor(
+            "card_state",
+            device_class="enum",
+            options=list(CARD_STATES),
+            icon="mdi:sd",
+            entity_category="diagnostic",
+        ),
+        _reading("card_state"),
     ),
     EntitySpec(
         "last_photo_time",
         "sensor",
         "Last photo time",
         _sensor("last_photo_time", device_class="timestamp"),
+        _reading("last_photo_time"),
+        follows_camera=False,
+    ),
+    EntitySpec(
+        "photo_taken",
+        "event",
+        "Photo taken",
+        _event("photo_taken", "files", "source"),
+        lambda c: c.info is None or c.can(Capability.SHOOT) or c.can(Capability.LIST),
+    ),
+    EntitySpec(
+        "downloaded",
+        "event",
+        "Downloaded",
+        _event("downloaded", "file"),
+        lambda c: c.can(Capability.DOWNLOAD),
     ),
     EntitySpec(
         "connectivity",
@@ -315,11 +439,48 @@ def render_device(camera: CameraDescription, topics: Topics) -> dict[str, Any]:
         device["serial_number"] = info.serial_number
     return {
         "device": device,
-        "origin": {"name": ORIGIN_NAME, "sw_version": __version__, "support_url": SUPPORT_URL},
+        "origin": origin(),
         "components": components,
         "qos": 1,
     }
 
 
+def origin() -> dict[str, str]:
+    return {"name": ORIGIN_NAME, "sw_version": __version__, "support_url": SUPPORT_URL}
+
+
 def discovery_payload(camera: CameraDescription, topics: Topics) -> bytes:
-    return json.dumps(render_device(camera, topics), separators=(",", ":")).encode("utf-8")
+    return _json(render_device(camera, topics))
+
+
+def entity_topic(topics: Topics, platform: str, unique_id: str) -> str:
+    return f"{topics.discovery_prefix}/{platform}/{unique_id}/config"
+
+
+def render_entities(device_config: Mapping[str, Any], topics: Topics) -> dict[str, dict[str, Any]]:
+    """The same entities as one config per entity (``<prefix>/<platform>/<id>/config``), for
+    Home Assistant before 2024.11 and other controllers that read only those."""
+    shared = {k: v for k, v in device_config.items() if k != "components"}
+    configs = {}
+    for component in device_config["components"].values():
+        config = {k: v for k, v in component.items() if k != "platform"}
+        configs[entity_topic(topics, component["platform"], component["unique_id"])] = {
+            **config,
+            **shared,
+        }
+    return configs
+
+
+def discovery_configs(
+    device_config: Mapping[str, Any], topics: Topics, object_id: str, mode: str
+) -> dict[str, bytes]:
+    """Every discovery message (topic -> payload) of one device in ``mode``."""
+    if mode == "entity":
+        return {
+            topic: _json(config) for topic, config in render_entities(device_config, topics).items()
+        }
+    return {f"{topics.discovery_prefix}/device/{object_id}/config": _json(device_config)}
+
+
+def _json(data: Mapping[str, Any]) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")

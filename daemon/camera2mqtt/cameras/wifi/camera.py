@@ -22,6 +22,7 @@ from typing import Any
 from xml.sax.saxutils import escape
 
 from camera2mqtt.cameras.base import (
+    CARD_STATES,
     Camera,
     CameraBusy,
     CameraError,
@@ -49,6 +50,7 @@ from camera2mqtt.cameras.wifi.client import (
 from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist, parse_xml
 from camera2mqtt.cameras.wifi.imglist import parse_imglist
 from camera2mqtt.cameras.wifi.liveview import LiveView
+from camera2mqtt.cameras.wifi.rtp import FrameInfo, MediaInfo
 from camera2mqtt.files import write_atomically
 
 __all__ = ["OPERATION_MODES", "WifiCamera"]
@@ -149,6 +151,9 @@ class WifiCamera(Camera):
         self._lvqty: str | None = None
         self._liveview: tuple[int, str | None] | None = None  # (port, size) while running
         self._desc: dict[str, _Desc] | None = None
+        # What the last live-view frame's extension said (frames left, card state); the
+        # OI.Share protocol reports them nowhere else.
+        self._frame_info: FrameInfo | None = None
 
     @classmethod
     def from_config(cls, cfg: Any) -> WifiCamera:
@@ -231,6 +236,7 @@ class WifiCamera(Camera):
             details.update(_leaf_texts(parse_xml(reply.body, "get_caminfo")))
             return CameraStatus(mode=self._mode, details=details)
         details["model"] = self.info.model
+        free_bytes: int | None = None
         if "get_unusedcapacity" in self._commands:
             try:
                 reply = self._quick("get_unusedcapacity")
@@ -240,10 +246,18 @@ class WifiCamera(Camera):
                 capacity = _first_number(reply.body)
                 if capacity is not None:
                     details["unused_capacity"] = capacity
+                    free_bytes = int(capacity)
         else:
             probe = "get_connectmode" if "get_connectmode" in self._commands else "get_caminfo"
             self._quick(probe)
-        return CameraStatus(mode=self._mode, details=details)
+        frame = self._frame_info
+        return CameraStatus(
+            mode=self._mode,
+            free_bytes=free_bytes,
+            frames_left=frame.max_take_num if frame else None,
+            card_state=_card_state(frame.media) if frame and frame.media else None,
+            details=details,
+        )
 
     def _quick(self, command: str) -> HttpReply:
         return self._client.command(
@@ -325,7 +339,9 @@ class WifiCamera(Camera):
         """One live-view JPEG: start the stream, keep the first good frame, stop it again."""
         self.require(Capability.SNAPSHOT)
         with LiveView(self, port=self.liveview_port, size=self.liveview_size) as live:
-            return live.snapshot()
+            frame = live.latest_frame()
+        self._frame_info = frame.info
+        return frame.jpeg
 
     def start_liveview(self, port: int, size: str | None = None) -> None:
         """Rec mode at ``size`` (through play when the size changes), then stream to ``port``."""
@@ -720,6 +736,24 @@ def _leaf_texts(root: Any) -> dict[str, str]:
         if len(element) == 0 and element.text and element.text.strip():
             texts.setdefault(element.tag, element.text.strip())
     return texts
+
+
+def _card_state(media: MediaInfo) -> str:
+    """The card state of a live-view frame's media TLV, as one of CARD_STATES."""
+    if media.error:
+        state = "error"
+    elif not media.mounted:
+        state = "no_card"
+    elif media.write_protected:
+        state = "write_protected"
+    elif not media.not_full:
+        state = "full"
+    elif media.writing:
+        state = "writing"
+    else:
+        state = "ok"
+    assert state in CARD_STATES
+    return state
 
 
 def _first_number(body: bytes) -> str | None:
