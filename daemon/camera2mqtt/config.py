@@ -30,6 +30,7 @@ from camera2mqtt.stream.sender import (
     StreamTargetError,
     parse_target,
 )
+from camera2mqtt.timelapse.settings import Location, TimelapseConfig
 
 __all__ = [
     "EX_CONFIG",
@@ -203,6 +204,7 @@ class CameraConfig:
     schedule: ScheduleConfig = field(default_factory=ScheduleConfig)
     download_dir: Path
     stream: StreamConfig = field(default_factory=StreamConfig)
+    timelapses: tuple[TimelapseConfig, ...] = ()  # see camera2mqtt.timelapse
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -230,6 +232,7 @@ class Config:
     photos_dir: Path = DEFAULT_STATE_DIR / "photos"
     state_dir: Path = DEFAULT_STATE_DIR
     http: HttpConfig = field(default_factory=HttpConfig)
+    location: Location | None = None  # for sunrise/sunset timelapse windows
 
     def camera(self, name: str) -> CameraConfig:
         for camera in self.cameras:
@@ -372,6 +375,7 @@ class _Context:
     problems: list[ConfigProblem] = field(default_factory=list)
     _constructor: yaml.SafeLoader = field(default_factory=lambda: yaml.SafeLoader(""))
     _explicit_keys: dict[int, set[int]] = field(default_factory=dict)
+    location: Location | None = None  # read before the cameras, for their timelapses
 
     def add(self, path: str, node: yaml.Node | None, message: str) -> None:
         self.problems.append(ConfigProblem(path, _line(node), message))
@@ -663,7 +667,7 @@ def _existing_file(context: _Context, section: _Section, key: str) -> Path | Non
 
 # --------------------------------------------------------------------------- sections
 
-_TOP_KEYS = ("mqtt", "cameras", "log_level", "photos_dir", "state_dir", "http")
+_TOP_KEYS = ("mqtt", "cameras", "log_level", "photos_dir", "state_dir", "http", "location")
 _MQTT_KEYS = (
     "host",
     "port",
@@ -682,6 +686,7 @@ _MQTT_KEYS = (
 )
 _TLS_KEYS = ("ca", "cert", "key", "insecure")
 _CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir", "stream")
+_CAMERA_KEYS = (*_CAMERA_KEYS, "timelapses")  # read by camera2mqtt.timelapse.reader
 _WIFI_KEYS = (*_CAMERA_KEYS, "host", "port", "timeout", "liveview")
 _SERIAL_KEYS = (*_CAMERA_KEYS, "port", "speed", "model")
 _TYPE_KEYS = {"wifi": _WIFI_KEYS, "serial": _SERIAL_KEYS}
@@ -709,6 +714,9 @@ def _read_config(context: _Context, root: yaml.Node) -> Config:
     if photos_dir is _INVALID:
         photos_dir = state_dir / "photos"
     mqtt = _read_mqtt(context, top)
+    from camera2mqtt.timelapse.reader import read_location
+
+    context.location = read_location(top)
     cameras = _read_cameras(context, top, photos_dir, mqtt)
     return Config(
         mqtt=mqtt,
@@ -717,6 +725,7 @@ def _read_config(context: _Context, root: yaml.Node) -> Config:
         photos_dir=photos_dir,
         state_dir=state_dir,
         http=_read_http(top),
+        location=context.location,
     )
 
 
@@ -951,15 +960,25 @@ def _read_camera(
 def _read_camera_common(
     context: _Context, section: _Section, name: str, photos_dir: Path, mqtt: MqttConfig
 ) -> dict[str, Any]:
+    from camera2mqtt.timelapse.reader import read_timelapses
+
     download_dir = _path_value(context, section, "download_dir", photos_dir / name)
+    schedule = _read_schedule(section)
     return {
         "name": name,
         "poll_interval": section.get("poll_interval", _number(0.1, 86400), 30.0),
         "snapshot": _read_snapshot(section, mqtt),
         "allow": _read_allow(section),
-        "schedule": _read_schedule(section),
+        "schedule": schedule,
         "download_dir": photos_dir / name if download_dir is _INVALID else download_dir,
         "stream": _read_stream(section),
+        "timelapses": read_timelapses(
+            section,
+            camera_name=name,
+            photos_dir=photos_dir,
+            location=context.location,
+            legacy_interval=schedule.timelapse_interval,
+        ),
     }
 
 
