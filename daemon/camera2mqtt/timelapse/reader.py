@@ -285,10 +285,10 @@ def _is_date(text: str) -> bool:
     return True
 
 
-def _days(section: _Section) -> frozenset[int]:
+def _days(section: _Section) -> tuple[int, ...]:
     node = section.value_node("days")
     if node is None or node.tag == "tag:yaml.org,2002:null":
-        return frozenset(range(7))
+        return tuple(range(7))
     path = _join(section.path, "days")
     items: list[tuple[str, yaml.Node]] = []
     if isinstance(node, yaml.SequenceNode):
@@ -308,8 +308,8 @@ def _days(section: _Section) -> frozenset[int]:
                 days.update(parsed)
     if not days:
         section.context.add(path, node, f"must name at least one day: {_DAYS_ALLOWED}")
-        return frozenset(range(7))
-    return frozenset(days)
+        return tuple(range(7))
+    return tuple(sorted(days))
 
 
 def _day_word(word: str) -> tuple[int, ...] | None:

@@ -60,7 +60,7 @@ class TimelapseConfig:
     interval: float  # seconds between shots
     start: WindowTime | None = None  # no window: runs whenever it is started (or always)
     end: WindowTime | None = None
-    days: frozenset[int] = frozenset(range(7))  # date.weekday() of the window's start
+    days: tuple[int, ...] = tuple(range(7))  # date.weekday() of the window's start
     from_date: date | None = None
     until_date: date | None = None
     count: int | None = None  # shots per session
