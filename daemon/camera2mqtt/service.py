@@ -123,6 +123,7 @@ class Service:
                 max_payload_bytes=config.mqtt.max_payload_bytes,
                 learned=self._learned.get(camera.name),
                 photos=self._store,
+                state_db=self._db,
                 on_description=lambda description: self._control.put(_Rediscover(description)),
                 on_change=lambda: self._control.put(_CameraChanged()),
             )

@@ -2,10 +2,11 @@
 
 The worker owns the camera's driver. It runs commands from MQTT in arrival order and, between
 them, the periodic work: polling the camera's presence and status at ``poll_interval``,
-publishing live-view snapshots at ``snapshot.interval`` and timelapse shots at
-``schedule.timelapse_interval``. These run on ``time.monotonic()`` against absolute targets
-``t0 + k * interval``; a slot missed while a long job ran is skipped. Downloads of new photos
-run at the wall-clock times of ``schedule.sync_at`` (the ``schedule`` library) and whenever
+publishing live-view snapshots at ``snapshot.interval``. These run on ``time.monotonic()``
+against absolute targets ``t0 + k * interval``; a slot missed while a long job ran is skipped.
+Timelapse shots come from the camera's :class:`~camera2mqtt.timelapse.TimelapseEngine`, which
+says when it is due; they go before commands, polls, snapshots and downloads. Downloads of new
+photos run at the wall-clock times of ``schedule.sync_at`` (the ``schedule`` library) and whenever
 the camera appears, if ``schedule.sync_on_connect`` is set.
 
 Everything the worker learns goes out through a :class:`Publisher` (the MQTT bridge):
@@ -46,7 +47,14 @@ from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
+from camera2mqtt.statedb import StateDB
 from camera2mqtt.stream.live import RETRY_INTERVAL, LiveFeed, StreamRelay, open_relay
+from camera2mqtt.timelapse import (
+    TimelapseClock,
+    TimelapseEngine,
+    TimelapseError,
+    TimelapseStore,
+)
 
 __all__ = ["CameraFactory", "CameraWorker", "Publisher", "next_target"]
 
@@ -150,6 +158,8 @@ class CameraWorker:
         learned: object = None,
         photos: PhotoMemory | None = None,
         on_change: Callable[[], None] | None = None,
+        state_db: StateDB | None = None,
+        timelapse_clock: TimelapseClock | None = None,
     ) -> None:
         self.config = config
         self._max_payload_bytes = max_payload_bytes
@@ -180,6 +190,7 @@ class CameraWorker:
             kind=config.type,
             allow_power_off=config.allow.power_off,
             can_stream=bool(config.stream.targets),
+            timelapses=tuple(timelapse.name for timelapse in config.timelapses),
         ).with_learned(learned)
         # Live frames (camera2mqtt.stream): for the relay and MJPEG viewers.
         self.live_feed = LiveFeed.for_camera(config, wake=self._wake_live)
@@ -196,6 +207,16 @@ class CameraWorker:
             self._state.last_photo = remembered.path
             self._state.last_photo_time = remembered.taken
             self._last_thumbnail = remembered.thumbnail
+        self._timelapses: TimelapseEngine | None = None
+        if config.timelapses:
+            self._timelapses = TimelapseEngine(
+                config.timelapses,
+                camera=config.name,
+                store=TimelapseStore(state_db or StateDB(":memory:")),
+                publish_state=self._publish_timelapse,
+                publish_event=self._publish_event,
+                clock=timelapse_clock,
+            )
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -286,6 +307,8 @@ class CameraWorker:
                 self._relay.stop()
             self.live_feed.close()
             self._close_camera()
+            if self._timelapses is not None:
+                self._timelapses.close()
 
     def _request_sync(self) -> None:
         self._sync_due = True
@@ -293,14 +316,13 @@ class CameraWorker:
     def _loop(self) -> None:
         poll_interval = self.config.poll_interval
         snapshot_interval = self.config.snapshot.interval
-        timelapse_interval = self.config.schedule.timelapse_interval
         t0 = time.monotonic()
         next_poll = t0
         next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
-        next_shot = t0 + timelapse_interval if timelapse_interval > 0 else math.inf
         next_live = math.inf
         while not self._stopping.is_set():
             wall_wait = self._wall_clock.idle_seconds
+            next_shot = self._timelapses.next_due() if self._timelapses else math.inf
             wait = min(
                 min(next_poll, next_snapshot, next_shot, next_live) - time.monotonic(),
                 math.inf if wall_wait is None else wall_wait,
@@ -316,8 +338,10 @@ class CameraWorker:
             if self._republish_due:
                 self._republish_due = False
                 self._republish()
+            self._timelapse_tick()
             if isinstance(job, Command):
                 self._run_command(job)
+                self._timelapse_tick()
             now = time.monotonic()
             if now >= next_poll:
                 self._poll()
@@ -328,10 +352,6 @@ class CameraWorker:
             if now >= next_snapshot:
                 self._periodic_snapshot()
                 next_snapshot = next_target(t0, snapshot_interval, time.monotonic())
-            if now >= next_shot:
-                if self._camera is not None:
-                    self._run_command(Command(Action.SHOOT), reply=False)
-                next_shot = next_target(t0, timelapse_interval, time.monotonic())
             self._wall_clock.run_pending()
             if self._sync_due and self._camera is not None and not self._stopping.is_set():
                 self._sync_due = False
@@ -510,6 +530,57 @@ class CameraWorker:
 
     def _republish(self) -> None:
         self._publish_state(force=True)
+        if self._timelapses is not None:
+            self._timelapses.republish()
+
+    # -- timelapses ------------------------------------------------------------------------
+
+    def _timelapse_tick(self) -> None:
+        """Run the timelapse work that is due (shots first, before anything else)."""
+        engine = self._timelapses
+        if engine is None or engine.next_due() > time.monotonic():
+            return
+        try:
+            engine.run_due(_TimelapseShots(self) if self._camera is not None else None)
+        except Exception:
+            log.exception("Camera %s: the timelapse engine failed", self.name)
+
+    def _publish_timelapse(self, name: str, payload: str) -> None:
+        with self._publish_lock:
+            self._publisher.publish(self.topics.timelapse(name), payload, retain=True)
+
+    def _timelapse_control(self, command: Command) -> dict[str, Any]:
+        if self._timelapses is None:
+            raise TimelapseError(
+                f"Camera {self.name} has no timelapses; add them under 'timelapses:' in its "
+                "configuration."
+            )
+        assert command.name is not None
+        action = str(command.action).removeprefix("timelapse_")
+        return self._timelapses.control(
+            action, command.name, interval=command.interval, count=command.count
+        )
+
+    def _timelapse_shot(self, timelapse: str) -> list[ImageRef]:
+        camera = self._connect()
+        camera.require(Capability.SHOOT)
+        try:
+            refs = camera.shoot()
+        except CameraUnreachable:
+            self._lost()
+            raise
+        self._state.counters.shots += 1
+        self._publish_event(
+            "photo_taken", files=[_file_json(ref) for ref in refs], timelapse=timelapse
+        )
+        try:
+            if refs:
+                self._new_photo(camera, _newest_picture(refs))
+            self._refresh_status(camera)
+        except CameraUnreachable:
+            self._lost()
+        self._publish_state()
+        return refs
 
     # -- commands --------------------------------------------------------------------------
 
@@ -537,7 +608,7 @@ class CameraWorker:
         except CameraUnreachable as error:
             self._lost()
             return {}, str(error)
-        except (CameraError, ImageTooLarge) as error:
+        except (CameraError, ImageTooLarge, TimelapseError) as error:
             return {}, str(error)
         except OSError as error:
             if error.filename is None:
@@ -804,6 +875,34 @@ class CameraWorker:
         return {"streaming": False, "frames_sent": frames}
 
 
+class _TimelapseShots:
+    """The worker's camera as the timelapse engine's :class:`~camera2mqtt.timelapse.Shooter`:
+    shots publish the same events, thumbnail and state as the shoot command."""
+
+    def __init__(self, worker: CameraWorker) -> None:
+        self._worker = worker
+
+    def take_shot(self, timelapse: str) -> list[ImageRef]:
+        return self._worker._timelapse_shot(timelapse)
+
+    def fetch(self, ref: ImageRef, dest_dir: Path) -> Path:
+        worker = self._worker
+        try:
+            return worker._connect().download(ref, dest_dir, cancel=worker._cancel)
+        except CameraUnreachable:
+            worker._lost()
+            raise
+
+    def apply_property(self, name: str, value: str) -> None:
+        worker = self._worker
+        try:
+            worker._connect().set_property(name, value)
+        except CameraUnreachable:
+            worker._lost()
+            raise
+        worker._state.properties[name] = value
+
+
 class _ProgressEvents:
     """A download's progress as ``download_progress`` events, at most one per interval."""
 
@@ -835,6 +934,11 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
     Action.STREAM_STOP: CameraWorker._stream_stop,
     # The service answers cancel at once; one that reaches the queue has nothing to cancel.
     Action.CANCEL: lambda worker, command: {"cancelled": False},
+    Action.TIMELAPSE_START: CameraWorker._timelapse_control,
+    Action.TIMELAPSE_STOP: CameraWorker._timelapse_control,
+    Action.TIMELAPSE_PAUSE: CameraWorker._timelapse_control,
+    Action.TIMELAPSE_RESUME: CameraWorker._timelapse_control,
+    Action.TIMELAPSE_SET: CameraWorker._timelapse_control,
 }
 
 

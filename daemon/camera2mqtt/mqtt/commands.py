@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import enum
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -57,6 +58,11 @@ class Action(enum.StrEnum):
     RAW = "raw"
     STREAM_START = "stream_start"
     STREAM_STOP = "stream_stop"
+    TIMELAPSE_START = "timelapse_start"
+    TIMELAPSE_STOP = "timelapse_stop"
+    TIMELAPSE_PAUSE = "timelapse_pause"
+    TIMELAPSE_RESUME = "timelapse_resume"
+    TIMELAPSE_SET = "timelapse_set"
 
 
 # Destructive actions and the allow: setting that enables each.
@@ -81,7 +87,7 @@ class ParamSpec:
     """One parameter of an action: its JSON key, kind, whether required, allowed values."""
 
     key: str
-    kind: str  # "text", "time" or "args"
+    kind: str  # "text", "time", "args", "number" or "count"
     required: bool = False
     choices: tuple[str, ...] = ()
     default: str | None = None
@@ -105,6 +111,15 @@ ACTIONS: Mapping[Action, tuple[ParamSpec, ...]] = MappingProxyType(
         Action.RAW: (ParamSpec("command", "text", required=True), ParamSpec("args", "args")),
         Action.STREAM_START: (),
         Action.STREAM_STOP: (),
+        Action.TIMELAPSE_START: (ParamSpec("name", "text", required=True),),
+        Action.TIMELAPSE_STOP: (ParamSpec("name", "text", required=True),),
+        Action.TIMELAPSE_PAUSE: (ParamSpec("name", "text", required=True),),
+        Action.TIMELAPSE_RESUME: (ParamSpec("name", "text", required=True),),
+        Action.TIMELAPSE_SET: (
+            ParamSpec("name", "text", required=True),
+            ParamSpec("interval", "number"),
+            ParamSpec("count", "count"),
+        ),
     }
 )
 
@@ -124,6 +139,8 @@ class Command:
     path: str | None = None
     command: str | None = None
     args: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    interval: float | None = None  # timelapse_set: seconds
+    count: int | None = None  # timelapse_set: shots per session
 
     @property
     def destructive_setting(self) -> str | None:
@@ -257,6 +274,8 @@ def _parameter(action: Action, spec: ParamSpec, value: object) -> object:
             ) from None
     if spec.kind == "args":
         return _args(spec.key, value)
+    if spec.kind in ("number", "count"):
+        return _number(spec.key, value, whole=spec.kind == "count")
     raise AssertionError(f"unknown parameter kind {spec.kind}")
 
 
@@ -269,6 +288,22 @@ def _text(key: str, value: object) -> str:
     if not text or len(text) > MAX_TEXT_CHARS or any(ord(char) < 0x20 for char in text):
         raise CommandError(f"'{key}' must be 1 to {MAX_TEXT_CHARS} printable characters.")
     return text
+
+
+def _number(key: str, value: object, *, whole: bool) -> float | int:
+    # Home Assistant's number entity sends "30.0"; accept numbers written as text too.
+    number: float | None = None
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        number = float(value)
+    elif isinstance(value, str):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = None
+    if number is None or not math.isfinite(number) or (whole and number != int(number)):
+        what = "a whole number" if whole else "a number"
+        raise CommandError(f"'{key}' must be {what}.")
+    return int(number) if whole else number
 
 
 def _args(key: str, value: object) -> Mapping[str, str]:

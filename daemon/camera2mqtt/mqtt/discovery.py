@@ -81,6 +81,7 @@ class CameraDescription:
     """The camera has stream targets configured (stream_start can relay its live view)."""
     readings: frozenset[str] = frozenset()
     """Which of :data:`READINGS` the camera has reported a value for."""
+    timelapses: tuple[str, ...] = ()  # names of the configured timelapses
 
     def can(self, capability: Capability) -> bool:
         return self.info is not None and capability in self.info.capabilities
@@ -394,6 +395,75 @@ def _select_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
         )
 
 
+def _timelapse_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
+    """Per timelapse: a switch (taking shots), its interval, shots, missed shots, next shot."""
+    for name in camera.timelapses:
+        label = f"Timelapse {name}"
+
+        def state(ctx: _Context, name: str = name) -> dict[str, Any]:
+            return {"state_topic": ctx.topics.timelapse(name)}
+
+        def sensor(key: str, name: str = name, **extra: Any) -> Callable[[_Context], dict]:
+            return lambda ctx: {**state(ctx, name), "value_template": _state_value(key), **extra}
+
+        yield EntitySpec(
+            f"timelapse_{name}",
+            "switch",
+            label,
+            lambda ctx, name=name: {
+                **state(ctx, name),
+                "command_topic": ctx.topics.set,
+                "payload_on": _command("timelapse_start", name=name),
+                "payload_off": _command("timelapse_stop", name=name),
+                "value_template": "{{ 'ON' if value_json.state == 'running' else 'OFF' }}",
+                "state_on": "ON",
+                "state_off": "OFF",
+                "icon": "mdi:timelapse",
+            },
+            follows_camera=False,
+        )
+        yield EntitySpec(
+            f"timelapse_{name}_interval",
+            "number",
+            f"{label} interval",
+            lambda ctx, name=name: {
+                **state(ctx, name),
+                "value_template": _state_value("interval"),
+                "command_topic": ctx.topics.set,
+                "command_template": _command("timelapse_set", name=name)[:-1]
+                + ',"interval":{{ value }}}',
+                "min": 1,
+                "max": 86400,
+                "step": 1,
+                "mode": "box",
+                "unit_of_measurement": "s",
+                "entity_category": "config",
+            },
+            follows_camera=False,
+        )
+        yield EntitySpec(
+            f"timelapse_{name}_shots",
+            "sensor",
+            f"{label} shots",
+            sensor("shots", state_class="measurement", icon="mdi:camera-burst"),
+            follows_camera=False,
+        )
+        yield EntitySpec(
+            f"timelapse_{name}_missed",
+            "sensor",
+            f"{label} missed shots",
+            sensor("missed", state_class="measurement", entity_category="diagnostic"),
+            follows_camera=False,
+        )
+        yield EntitySpec(
+            f"timelapse_{name}_next_shot",
+            "sensor",
+            f"{label} next shot",
+            sensor("next_shot", device_class="timestamp"),
+            follows_camera=False,
+        )
+
+
 def object_id(topics: Topics, camera_name: str) -> str:
     """The id used in the discovery topic and unique ids: stable per base topic and camera."""
     return _UNSAFE_ID_CHARS.sub("_", f"{topics.base}_{camera_name}")
@@ -414,7 +484,7 @@ def render_device(camera: CameraDescription, topics: Topics) -> dict[str, Any]:
     bridge_only = [{"topic": ctx.bridge_state}]
     with_camera = [*bridge_only, {"topic": ctx.topics.availability}]
     components: dict[str, dict[str, Any]] = {}
-    for spec in (*ENTITIES, *_select_entities(camera)):
+    for spec in (*ENTITIES, *_select_entities(camera), *_timelapse_entities(camera)):
         if not spec.when(camera):
             continue
         components[spec.key] = {

@@ -9,6 +9,7 @@
 <base>/<camera>/event           JSON events
 <base>/<camera>/snapshot        live-view JPEG bytes
 <base>/<camera>/last_photo      thumbnail JPEG of the newest photo, retained
+<base>/<camera>/timelapse/<n>   JSON state of timelapse <n>, retained
 <prefix>/status                 Home Assistant's birth/will (online/offline)
 ```
 """
@@ -67,6 +68,10 @@ class CameraTopics:
     event: str
     snapshot: str
     last_photo: str
+
+    def timelapse(self, name: str) -> str:
+        """Retained JSON state of one timelapse: ``<base>/<camera>/timelapse/<name>``."""
+        return f"{self.state.removesuffix('/state')}/timelapse/{name}"
 
 
 @dataclass(frozen=True, slots=True)
