@@ -1,0 +1,270 @@
+"""The engine on a settable clock: the grid, sessions, count, duration, clock steps, restart,
+pause and resume, missed slots, runtime changes."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from camera2mqtt.cameras.base import CameraBusy, CameraError, CameraUnreachable
+from camera2mqtt.timelapse import MissReason, TimelapseError, TimelapseState, WindowTime
+from tests.timelapse.helpers import FakeClock, Shots, make_engine, run_for, timelapse
+
+HOUR = 3600.0
+
+
+def clock_time(hours: int, minutes: int = 0) -> WindowTime:
+    return WindowTime(None, hours * 60 + minutes)
+
+
+def test_a_window_across_midnight_takes_every_slot_on_its_grid(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T21:00:00")
+    config = timelapse(interval=600, start=clock_time(23, 30), end=clock_time(0, 30))
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    assert recorder.last("tl")["state"] == TimelapseState.WAITING
+    run_for(engine, clock, shots, 5 * HOUR)
+    assert shots.local_times() == [
+        "2026-03-10 23:30:00",
+        "2026-03-10 23:40:00",
+        "2026-03-10 23:50:00",
+        "2026-03-11 00:00:00",
+        "2026-03-11 00:10:00",
+        "2026-03-11 00:20:00",
+    ]
+    finished = recorder.named("timelapse_finished")
+    assert [(e["session"], e["shots"], e["reason"]) for e in finished] == [
+        ("2026-03-10", 6, "window end")
+    ]
+    assert recorder.last("tl")["state"] == TimelapseState.WAITING
+    assert recorder.last("tl")["next_shot"].startswith("2026-03-11T23:30:00")
+
+
+def test_a_daemon_started_inside_a_window_joins_its_grid(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T08:07:30")
+    config = timelapse(interval=300, start=clock_time(8), end=clock_time(8, 30))
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, HOUR)
+    assert shots.local_times()[:2] == ["2026-03-10 08:10:00", "2026-03-10 08:15:00"]
+    assert len(shots.walls) == 4
+    assert recorder.named("shot_missed") == []
+
+
+def test_days_leave_out_the_other_dates(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-09T00:00:00")  # a Monday
+    config = timelapse(interval=1800, start=clock_time(12), end=clock_time(13), days=(2, 5))
+    engine, _, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 7 * 24 * HOUR)
+    days = sorted({datetime.fromisoformat(t).strftime("%a") for t in shots.local_times()})
+    assert days == ["Sat", "Wed"]
+    assert len(shots.walls) == 4
+
+
+def test_count_ends_a_session_and_the_next_window_starts_a_new_one(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T07:00:00")
+    config = timelapse(interval=60, start=clock_time(8), end=clock_time(9), count=5)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 26 * HOUR)
+    assert shots.local_times() == [
+        *(f"2026-03-10 08:0{i}:00" for i in range(5)),
+        *(f"2026-03-11 08:0{i}:00" for i in range(5)),
+    ]
+    finished = recorder.named("timelapse_finished")
+    reasons = [(e["session"], e["reason"], e["shots"]) for e in finished]
+    assert reasons == [("2026-03-10", "count", 5), ("2026-03-11", "count", 5)]
+
+
+def test_duration_ends_a_manual_session_outside_any_window(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T14:00:00")
+    config = timelapse(interval=10, start=clock_time(6), end=clock_time(7), duration=45)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    state = engine.control("start", "tl")
+    assert state["state"] == TimelapseState.RUNNING and state["manual"] is True
+    run_for(engine, clock, shots, HOUR)
+    assert [round(w - shots.walls[0]) for w in shots.walls] == [0, 10, 20, 30, 40]
+    assert recorder.named("timelapse_finished")[0]["reason"] == "duration"
+    assert recorder.last("tl")["state"] == TimelapseState.WAITING
+
+
+def test_a_manual_start_without_limits_runs_until_stopped(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T14:00:00")
+    config = timelapse(interval=30, autostart=False)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, HOUR)
+    assert shots.walls == [] and recorder.last("tl")["state"] == TimelapseState.STOPPED
+    engine.control("start", "tl")
+    run_for(engine, clock, shots, 2 * HOUR)
+    assert len(shots.walls) == 2 * 120 + 1  # both ends of the two hours
+    engine.control("stop", "tl")
+    run_for(engine, clock, shots, HOUR)
+    assert len(shots.walls) == 241
+    assert recorder.last("tl")["state"] == TimelapseState.STOPPED
+
+
+@pytest.mark.parametrize("step", [-HOUR, -7.0, 5.5, 2 * HOUR])
+def test_a_wall_clock_step_neither_repeats_nor_skips_a_slot(tmp_path, step: float) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    config = timelapse(interval=10)  # no window: runs from the start
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 95)
+    clock.step_wall(step)
+    run_for(engine, clock, shots, 100)
+    first = shots.monos[0]
+    assert [round(m - first, 6) for m in shots.monos] == [10.0 * k for k in range(20)]
+    assert recorder.named("shot_missed") == []
+
+
+def test_a_window_end_is_kept_on_the_monotonic_clock_across_a_step(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T08:00:00")
+    config = timelapse(interval=60, start=clock_time(8), end=clock_time(8, 10))
+    engine, _, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 150)
+    clock.step_wall(-HOUR)  # the wall clock goes back an hour: the window still ends at 10 min
+    run_for(engine, clock, shots, 30 * 60)
+    assert len(shots.walls) == 10
+
+
+def test_restart_mid_session_keeps_the_grid_and_counts_the_gap(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T08:00:00")
+    config = timelapse(interval=60, start=clock_time(8), end=clock_time(9))
+    engine, recorder, db = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 10 * 60 + 5)  # 11 shots: 08:00 .. 08:10
+    db.close()
+    # Down for 5 min 50 s (08:15:55): slots 08:11 to 08:15 are lost (08:15 is too late to
+    # take); the new process has a new monotonic clock.
+    clock.wall_now += 5 * 60 + 50
+    clock.mono_now = 50.0
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    assert recorder.last("tl")["state"] == TimelapseState.RUNNING
+    assert recorder.last("tl")["shots"] == 11
+    missed = recorder.named("shot_missed")
+    assert [(m["count"], m["reason"]) for m in missed] == [(5, MissReason.NOT_RUNNING)]
+    run_for(engine, clock, shots, HOUR)
+    times = shots.local_times()
+    assert times[10:12] == ["2026-03-10 08:10:00", "2026-03-10 08:16:00"]
+    assert len(times) == len(set(times)) == 60 - 5
+    finished = recorder.named("timelapse_finished")[0]
+    assert (finished["shots"], finished["missed"]) == (55, 5)
+
+
+def test_restart_while_paused_stays_paused(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, _, db = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 125)
+    engine.control("pause", "tl")
+    db.close()
+    clock.mono_now = 7.0
+    engine, recorder, _ = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    run_for(engine, clock, shots, HOUR)
+    assert len(shots.walls) == 3
+    assert recorder.last("tl")["state"] == TimelapseState.PAUSED
+    assert recorder.named("shot_missed") == []
+
+
+def test_pause_and_resume_keep_the_grid_and_do_not_count_paused_slots(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, recorder, _ = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 150)
+    assert engine.control("pause", "tl")["state"] == TimelapseState.PAUSED
+    with pytest.raises(TimelapseError, match="not running"):
+        engine.control("pause", "tl")
+    run_for(engine, clock, shots, 600)
+    assert len(shots.walls) == 3
+    engine.control("resume", "tl")
+    run_for(engine, clock, shots, 100)
+    assert shots.local_times()[3] == "2026-03-10 10:13:00"
+    assert recorder.last("tl")["missed"] == 0 and recorder.last("tl")["shots"] == 5
+    with pytest.raises(TimelapseError, match="not paused"):
+        engine.control("resume", "tl")
+
+
+@pytest.mark.parametrize(
+    ("error", "reason"),
+    [
+        (CameraUnreachable("gone"), MissReason.CAMERA_AWAY),
+        (CameraBusy("busy"), MissReason.BUSY),
+        (CameraError("card full"), MissReason.ERROR),
+    ],
+)
+def test_failed_shots_are_missed_with_their_reason(tmp_path, error, reason) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, recorder, _ = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    shots = Shots(clock, fail=error)
+    run_for(engine, clock, shots, 150)
+    missed = recorder.named("shot_missed")
+    assert [(m["slot"], m["reason"]) for m in missed] == [(0, reason), (1, reason), (2, reason)]
+    shots.fail = None
+    run_for(engine, clock, shots, 60)
+    assert recorder.last("tl")["missed"] == 3 and recorder.last("tl")["shots"] == 1
+
+
+def test_no_camera_means_camera_away(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, recorder, _ = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    run_for(engine, clock, None, 90)
+    assert {m["reason"] for m in recorder.named("shot_missed")} == {MissReason.CAMERA_AWAY}
+
+
+def test_a_late_worker_misses_slots_once_and_never_shoots_a_slot_twice(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, recorder, _ = make_engine([timelapse(interval=10)], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 5)
+    clock.advance(32)  # a long job: slots 1, 2 and 3 pass (slot 3 only 7 s ago: too late)
+    engine.run_due(shots)
+    engine.run_due(shots)
+    run_for(engine, clock, shots, 20)
+    first = shots.monos[0]
+    assert [round(m - first) for m in shots.monos] == [0, 40, 50]
+    missed = recorder.named("shot_missed")
+    assert sum(m["count"] for m in missed) == 3
+    assert {m["reason"] for m in missed} == {MissReason.BUSY}
+
+
+def test_set_changes_interval_from_the_next_planned_shot_and_count(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    engine, recorder, db = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 30)
+    state = engine.control("set", "tl", interval=15)
+    assert state["interval"] == 15
+    run_for(engine, clock, shots, 60)
+    first = shots.monos[0]
+    assert [round(m - first) for m in shots.monos] == [0, 60, 75, 90]
+    engine.control("set", "tl", count=4)
+    run_for(engine, clock, shots, 600)
+    assert len(shots.walls) == 4
+    assert recorder.last("tl")["state"] == TimelapseState.DONE
+    with pytest.raises(TimelapseError, match="interval"):
+        engine.control("set", "tl", interval=0.1)
+    with pytest.raises(TimelapseError, match="no timelapse 'nope'"):
+        engine.control("start", "nope")
+    db.close()
+    engine, recorder, _ = make_engine([timelapse(interval=60)], clock, tmp_path / "state.db")
+    assert recorder.last("tl")["interval"] == 15 and recorder.last("tl")["count"] == 4
+
+
+def test_properties_are_applied_at_each_session_start(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T07:59:00")
+    config = timelapse(
+        interval=600,
+        start=clock_time(8),
+        end=clock_time(8, 30),
+        properties=(("takemode", "A"), ("isospeedvalue", "200")),
+    )
+    engine, _, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 25 * HOUR)
+    assert shots.properties == [("takemode", "A"), ("isospeedvalue", "200")] * 2
+    assert len(shots.walls) == 6
