@@ -17,8 +17,10 @@ through :class:`TimelapseStore` after each change.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import math
 import threading
 import time
@@ -58,6 +60,7 @@ RECHECK = 60.0  # seconds: how often a waiting timelapse looks at the wall clock
 LATE_FRACTION = 0.5  # a slot later than this part of an interval is missed, not taken
 VIDEO_JOIN_TIMEOUT = 5.0
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+STAGING_FOLDER = ".camera2mqtt-staging"
 CONTROL_ACTIONS = ("start", "stop", "pause", "resume", "set")
 
 
@@ -597,11 +600,14 @@ class TimelapseEngine:
         pictures = [ref for ref in refs if ref.name.lower().endswith(JPEG_SUFFIXES)]
         ref = (pictures or refs)[-1]
         final = self._frame_path(config, record.session, index)
-        staging = final.parent / ".staging"
+        # The driver writes the camera's file name atomically; renaming it within the same
+        # folder tree to its frame name keeps the final path all-or-nothing.
+        staging = final.parent / STAGING_FOLDER
         try:
             downloaded = shooter.fetch(ref, staging)
-            final.parent.mkdir(parents=True, exist_ok=True)
-            downloaded.replace(final)
+            os.replace(downloaded, final)
+            with contextlib.suppress(OSError):
+                staging.rmdir()
         except (CameraError, OSError) as error:
             log.warning(
                 "Camera %s: timelapse %s: fetching %s failed: %s",
