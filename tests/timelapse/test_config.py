@@ -114,8 +114,9 @@ def test_every_problem_has_its_key_path_and_line() -> None:
     assert "location" in by_path["cameras.cam.timelapses.a.start"][1]
     assert "fetch: true" in by_path["cameras.cam.timelapses.a.video"][1]
     assert "{index}" in by_path["cameras.cam.timelapses.b.path"][1]
-    assert "did you mean" in by_path["cameras.cam.timelapses.a.colour"][1] or "allowed" in (
-        by_path["cameras.cam.timelapses.a.colour"][1]
+    assert (
+        "did you mean" in by_path["cameras.cam.timelapses.a.colour"][1]
+        or "allowed" in (by_path["cameras.cam.timelapses.a.colour"][1])
     )
 
 

@@ -65,7 +65,9 @@ def test_frames_are_fetched_under_the_template_and_a_video_is_made(
     folder = photos / "cam" / "timelapse" / "tl" / "2026-03-10"
     frames = sorted(p.name for p in folder.glob("*.jpg"))
     assert frames == ["00001.jpg", "00002.jpg", "00003.jpg"]
-    rows = db.execute("SELECT idx, camera_path, size, local_path FROM timelapse_frames ORDER BY idx")
+    rows = db.execute(
+        "SELECT idx, camera_path, size, local_path FROM timelapse_frames ORDER BY idx"
+    )
     assert [row["idx"] for row in rows] == [1, 2, 3]
     for row in rows:
         local = Path(row["local_path"])

@@ -20,8 +20,8 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import os
 import math
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable
