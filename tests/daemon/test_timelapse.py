@@ -35,6 +35,7 @@ def lapse_stack(stack_parts: Stack) -> Iterator[Stack]:
         stack_parts.wait_online()
         yield stack_parts
     finally:
+        stack_parts.service.stop()  # a test may have replaced it (restart)
         service.stop()
 
 
@@ -153,3 +154,34 @@ def test_home_assistant_entities_follow_the_timelapse(lapse_stack: Stack) -> Non
     since = stack.probe.mark()
     stack.probe.publish(switch["command_topic"], switch["payload_off"])
     state_where(stack, lambda s: s["state"] == "stopped", since, "switch off")
+
+
+def test_a_paused_session_and_its_counters_survive_a_restart(lapse_stack: Stack) -> None:
+    from camera2mqtt.config import load_config
+    from camera2mqtt.service import Service
+
+    stack = lapse_stack
+    since = stack.probe.mark()
+    command(stack, "timelapse_start")
+    state_where(stack, lambda s: s["shots"] >= 2, since, "two timelapse shots")
+    paused = command(stack, "timelapse_pause")
+    stack.service.stop()
+
+    since = stack.probe.mark()
+    service = Service(load_config(stack.config_path))
+    stack.service = service  # the fixture stops this one
+    service.start()
+    stack.wait_online(since=since)
+    again = state_where(stack, lambda s: True, since, "timelapse state after the restart")
+    assert again["state"] == "paused"
+    assert (again["session"], again["shots"], again["folder"]) == (
+        paused["session"],
+        paused["shots"],
+        paused["folder"],
+    )
+    since = stack.probe.mark()
+    command(stack, "timelapse_resume")
+    more = state_where(stack, lambda s: s["shots"] > paused["shots"], since, "a shot after resume")
+    assert more["session"] == paused["session"]
+    frames = sorted(Path(more["folder"]).glob("*.jpg"))
+    assert len(frames) >= paused["shots"] + 1
