@@ -545,6 +545,10 @@ class CameraWorker:
         except Exception:
             log.exception("Camera %s: the timelapse engine failed", self.name)
 
+    def _timelapse_frame(self, ref: ImageRef) -> bool:
+        """Whether a timelapse already fetched this camera file (sync leaves it alone)."""
+        return self._timelapses is not None and self._timelapses.fetched(ref.path)
+
     def _publish_timelapse(self, name: str, payload: str) -> None:
         with self._publish_lock:
             self._publisher.publish(self.topics.timelapse(name), payload, retain=True)
@@ -675,7 +679,11 @@ class CameraWorker:
         if command.which == "latest":
             wanted = refs[-1:]
         else:
-            wanted = [ref for ref in refs if not _already_downloaded(dest, ref)]
+            wanted = [
+                ref
+                for ref in refs
+                if not _already_downloaded(dest, ref) and not self._timelapse_frame(ref)
+            ]
         files = []
         for ref in wanted:
             progress = _ProgressEvents(self._publish_event, ref)

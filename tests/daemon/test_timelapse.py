@@ -101,6 +101,17 @@ def test_start_pause_resume_set_stop_over_mqtt(lapse_stack: Stack) -> None:
     ).json()
     assert finished["shots"] == final["shots"] and finished["reason"] == "stopped"
 
+    # A sync of new photos leaves the fetched frames alone (they are in the state file).
+    synced = command_without_name(stack, {"action": "download", "which": "new"})
+    assert len(synced["files"]) == len(stack.wifi.state.files) - final["shots"]
+    assert not any(entry["local_path"].startswith(str(folder)) for entry in synced["files"])
+
+
+def command_without_name(stack: Stack, payload: dict[str, Any]) -> dict[str, Any]:
+    reply = stack.probe.request(stack.base, "wifi", payload, timeout=TIMEOUT)
+    assert reply["status"] == "ok", reply
+    return reply["result"]
+
 
 def test_bad_timelapse_commands_get_error_replies(lapse_stack: Stack) -> None:
     stack = lapse_stack

@@ -212,6 +212,10 @@ class TimelapseEngine:
         for runner in self._runners.values():
             self._publish(runner, force=True)
 
+    def fetched(self, camera_path: str) -> bool:
+        """Whether a timelapse of this camera fetched ``camera_path`` as a frame."""
+        return self._store.is_timelapse_frame(self.camera, camera_path)
+
     def status(self, name: str) -> dict[str, Any]:
         return self._status(self._runner(name))
 
