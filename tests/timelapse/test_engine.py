@@ -3,9 +3,13 @@ pause and resume, missed slots, runtime changes."""
 
 from __future__ import annotations
 
+import math
+import uuid
 from datetime import datetime
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from camera2mqtt.cameras.base import CameraBusy, CameraError, CameraUnreachable
 from camera2mqtt.timelapse import MissReason, TimelapseError, TimelapseState, WindowTime
@@ -268,3 +272,50 @@ def test_properties_are_applied_at_each_session_start(tmp_path) -> None:
     run_for(engine, clock, shots, 25 * HOUR)
     assert shots.properties == [("takemode", "A"), ("isospeedvalue", "200")] * 2
     assert len(shots.walls) == 6
+
+
+@settings(
+    max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    steps=st.lists(
+        st.tuples(
+            st.sampled_from(["run", "late", "step", "away"]),
+            st.floats(min_value=0.0, max_value=40.0, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=40,
+    )
+)
+def test_whatever_happens_each_slot_is_shot_or_missed_exactly_once(tmp_path, steps) -> None:
+    clock = FakeClock.at("2026-03-10T10:00:00")
+    db_path = tmp_path / f"{uuid.uuid4().hex}.db"
+    engine, recorder, _ = make_engine([timelapse(interval=10)], clock, db_path)
+    shots = Shots(clock)
+    engine.run_due(shots)  # slot 0 at the start
+    anchor = shots.monos[0]
+    for kind, seconds in steps:
+        if kind == "run":
+            run_for(engine, clock, shots, seconds)
+        elif kind == "late":  # the worker was busy: time passes without run_due
+            clock.advance(seconds)
+            engine.run_due(shots)
+        elif kind == "step":  # the wall clock is set, either way
+            clock.step_wall(seconds * 100 - 2000)
+            engine.run_due(shots)
+        else:  # the camera is away for a while
+            run_for(engine, clock, None, seconds)
+    slots = [math.floor((m - anchor) / 10 + 1e-9) for m in shots.monos]
+    assert slots == sorted(set(slots))  # never a slot twice, always in order
+    # Each shot within half an interval of its slot.
+    assert all(
+        0 <= m - (anchor + k * 10) <= 5 + 1e-6 for m, k in zip(shots.monos, slots, strict=True)
+    )
+    state = engine.status("tl")
+    elapsed_slots = math.floor((clock.monotonic() - anchor) / 10 + 1e-9) + 1
+    taken_or_missed = state["shots"] + state["missed"]
+    # Every slot that has passed is accounted for once; the current one may still be open.
+    assert elapsed_slots - 1 <= taken_or_missed <= elapsed_slots
+    assert state["shots"] == len(shots.walls)
+    missed_events = sum(e["count"] for e in recorder.named("shot_missed"))
+    assert missed_events == state["missed"]

@@ -682,7 +682,7 @@ class TimelapseEngine:
             "count": runner.count,
             "manual": record.manual,
             "window": (
-                f"{config.start.describe()}-{config.end.describe()}"
+                {"start": config.start.describe(), "end": config.end.describe()}
                 if config.start and config.end
                 else None
             ),
