@@ -12,7 +12,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from camera2mqtt.cameras.base import CameraBusy, CameraError, CameraUnreachable
-from camera2mqtt.timelapse import MissReason, TimelapseError, TimelapseState, WindowTime
+from camera2mqtt.timelapse import (
+    Location,
+    MissReason,
+    TimelapseError,
+    TimelapseState,
+    WindowTime,
+)
 from tests.timelapse.helpers import FakeClock, Shots, make_engine, run_for, timelapse
 
 HOUR = 3600.0
@@ -319,3 +325,55 @@ def test_whatever_happens_each_slot_is_shot_or_missed_exactly_once(tmp_path, ste
     assert state["shots"] == len(shots.walls)
     missed_events = sum(e["count"] for e in recorder.named("shot_missed"))
     assert missed_events == state["missed"]
+
+
+TROMSO = Location(latitude=69.65, longitude=18.96)
+SUN_UP_TO_DOWN = {"start": WindowTime("sunrise", 0), "end": WindowTime("sunset", 0)}
+
+
+def test_midnight_sun_runs_a_session_per_day_from_midnight_to_midnight(tmp_path) -> None:
+    clock = FakeClock.at("2026-06-21T00:30:00")
+    config = timelapse(interval=HOUR, location=TROMSO, **SUN_UP_TO_DOWN)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 48 * HOUR)  # to 2026-06-23 00:30
+    assert shots.local_times()[0] == "2026-06-21 01:00:00"
+    assert shots.local_times()[-1] == "2026-06-23 00:00:00"
+    assert len(shots.walls) == 23 + 24 + 1
+    finished = recorder.named("timelapse_finished")
+    assert [(e["session"], e["shots"], e["reason"]) for e in finished] == [
+        ("2026-06-21", 23, "window end"),
+        ("2026-06-22", 24, "window end"),
+    ]
+
+
+def test_polar_night_waits_for_the_sun_to_come_back(tmp_path) -> None:
+    clock = FakeClock.at("2026-12-21T09:00:00")
+    config = timelapse(interval=600, location=TROMSO, **SUN_UP_TO_DOWN)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 3 * 24 * HOUR)
+    assert shots.walls == []
+    state = recorder.last("tl")
+    assert state["state"] == TimelapseState.WAITING
+    assert "2027-01-10" <= state["next_shot"][:10] <= "2027-01-20"
+
+
+def test_a_window_stopped_by_hand_does_not_start_again_until_the_next_one(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T07:59:00")
+    config = timelapse(interval=60, start=clock_time(8), end=clock_time(9))
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 10 * 60 + 30)  # 08:00 .. 08:09
+    assert engine.control("stop", "tl")["state"] == TimelapseState.WAITING
+    run_for(engine, clock, shots, 30 * 60)
+    assert len(shots.walls) == 10
+    engine.control("start", "tl")  # by hand, inside the used-up window
+    run_for(engine, clock, shots, 5 * 60)
+    engine.control("stop", "tl")
+    run_for(engine, clock, shots, 25 * HOUR)
+    times = shots.local_times()
+    assert len(times) == 10 + 6 + 60
+    assert times[16] == "2026-03-11 08:00:00"
+    sessions = [e["session"] for e in recorder.named("timelapse_started")]
+    assert sessions == ["2026-03-10", "2026-03-10-2", "2026-03-11"]

@@ -406,13 +406,19 @@ class TimelapseEngine:
 
     def _finish(self, runner: _Runner, reason: str) -> None:
         record = runner.record
+        config = runner.config
         wall = self._clock.wall()
-        window = self._current_window(runner, wall)
         consumed = record.consumed_until
-        if window is not None:
-            consumed = max(consumed, window.end)
-        if not record.manual and record.ends is not None and runner.config.windowed:
-            consumed = max(consumed, record.ends)
+        if config.windowed:
+            # The session's own window is used up, and so is a window that was open when
+            # the session was stopped or reached its count (it must not start again).
+            if not record.manual and record.anchor is not None:
+                own = next_window(config, record.anchor, self._clock.tz)
+                if own is not None and own.contains(record.anchor):
+                    consumed = max(consumed, own.end)
+            current = self._current_window(runner, wall)
+            if reason != "window end" and current is not None and current.start < wall:
+                consumed = max(consumed, current.end)
         if runner.config.windowed:
             upcoming = next_window(runner.config, max(wall, consumed), self._clock.tz)
             state = TimelapseState.WAITING if upcoming is not None else TimelapseState.DONE

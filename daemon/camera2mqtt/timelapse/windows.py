@@ -12,6 +12,7 @@ date where the event happens.
 
 from __future__ import annotations
 
+import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -27,6 +28,7 @@ log = logging.getLogger(__name__)
 
 DAY = 86400.0
 SEARCH_DAYS = 400  # how far ahead to look for the next window (covers a polar night)
+WINDOW_CACHE_SIZE = 4096
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,8 +86,12 @@ def _edge(
     return None if moment is None else moment + edge.minutes * 60
 
 
+@functools.lru_cache(maxsize=WINDOW_CACHE_SIZE)
 def window_on(config: TimelapseConfig, day: date, tz: tzinfo | None) -> Window | None:
-    """The window that starts on local date ``day``, or None (day excluded, polar night)."""
+    """The window that starts on local date ``day``, or None (day excluded, polar night).
+
+    Cached: a waiting timelapse asks for the same dates again and again (up to a polar
+    night's length ahead), and a date's window never changes."""
     assert config.start is not None and config.end is not None
     if day.weekday() not in config.days:
         return None
