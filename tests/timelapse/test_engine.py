@@ -377,3 +377,20 @@ def test_a_window_stopped_by_hand_does_not_start_again_until_the_next_one(tmp_pa
     assert times[16] == "2026-03-11 08:00:00"
     sessions = [e["session"] for e in recorder.named("timelapse_started")]
     assert sessions == ["2026-03-10", "2026-03-10-2", "2026-03-11"]
+
+
+def test_restart_after_the_window_closed_counts_only_the_window_slots(tmp_path) -> None:
+    clock = FakeClock.at("2026-03-10T08:00:00")
+    config = timelapse(interval=600, start=clock_time(8), end=clock_time(9))
+    engine, _, db = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, 25 * 60)  # 08:00, 08:10, 08:20
+    db.close()
+    clock.wall_now += 3 * HOUR  # back at 11:25
+    clock.mono_now = 5.0
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    run_for(engine, clock, shots, 60)
+    (finished,) = recorder.named("timelapse_finished")
+    assert (finished["shots"], finished["missed"], finished["reason"]) == (3, 3, "window end")
+    assert recorder.last("tl")["state"] == TimelapseState.WAITING
+    assert len(shots.walls) == 3

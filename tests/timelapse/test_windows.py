@@ -100,3 +100,20 @@ def test_a_night_window_from_sunset_in_winter_uses_the_days_with_a_sunset() -> N
     wall = datetime(2026, 12, 1, 12, 0, tzinfo=OSLO).timestamp()
     upcoming = next_window(config, wall, OSLO)
     assert upcoming is not None and upcoming.day >= date(2027, 1, 10)
+
+
+def test_without_a_zone_windows_are_in_the_systems_local_time() -> None:
+    config = timelapse(start=clock(8), end=clock(9, 15))
+    window = window_on(config, date(2026, 7, 1), None)
+    assert window is not None
+    assert window.start == datetime(2026, 7, 1, 8, 0).timestamp()  # naive = local time
+    assert window.end - window.start == 75 * 60
+    sun = timelapse(start=WindowTime("sunrise", 0), end=WindowTime("sunset", 0), location=OSLO_CITY)
+    assert window_on(sun, date(2026, 7, 1), None) is not None
+
+
+def test_a_window_over_the_spring_clock_change_is_an_hour_shorter() -> None:
+    # Oslo, 2026-03-29: 02:00 CET becomes 03:00 CEST.
+    config = timelapse(start=clock(1), end=clock(4))
+    window = window_on(config, date(2026, 3, 29), OSLO)
+    assert window is not None and window.end - window.start == 2 * 3600

@@ -392,6 +392,8 @@ class TimelapseEngine:
             due = math.floor((mono - runner.mono_anchor) / runner.interval)
             if mono - runner.slot_time(due) > runner.interval * LATE_FRACTION:
                 due += 1
+            if record.ends is not None:  # no slots after the session's end
+                due = min(due, math.ceil((record.ends - record.anchor) / runner.interval))
             if due > record.next_slot:
                 self._miss(runner, record.next_slot, due - record.next_slot, MissReason.NOT_RUNNING)
                 self._update(runner, next_slot=due)
