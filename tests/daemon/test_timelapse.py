@@ -15,6 +15,7 @@ from tests.daemon.mqtt_probe import MqttProbe
 
 TIMEOUT = 45.0
 NAME = "lapse"
+ISO = "400"
 
 
 @pytest.fixture
@@ -25,7 +26,12 @@ def lapse_stack(stack_parts: Stack) -> Iterator[Stack]:
 
     data = yaml.safe_load(stack_parts.config_path.read_text())
     data["cameras"]["wifi"]["timelapses"] = {
-        NAME: {"interval": 2, "autostart": False, "fetch": True}
+        NAME: {
+            "interval": 2,
+            "autostart": False,
+            "fetch": True,
+            "properties": {"isospeedvalue": ISO},
+        }
     }
     stack_parts.config_path.write_text(yaml.safe_dump(data))
     service = Service(load_config(stack_parts.config_path))
@@ -66,6 +72,7 @@ def test_start_pause_resume_set_stop_over_mqtt(lapse_stack: Stack) -> None:
     since = stack.probe.mark()
     assert command(stack, "timelapse_start")["state"] == "running"
     running = state_where(stack, lambda s: s["shots"] >= 2, since, "two timelapse shots")
+    assert stack.wifi.state.properties["isospeedvalue"] == ISO  # applied at the session start
     assert running["state"] == "running" and running["next_shot"] is not None
     folder = Path(running["folder"])
     assert folder.parent == stack.root / "photos" / "wifi" / "timelapse" / NAME

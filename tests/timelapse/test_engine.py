@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime
+from datetime import date, datetime, timedelta
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,8 +18,9 @@ from camera2mqtt.timelapse import (
     TimelapseError,
     TimelapseState,
     WindowTime,
+    window_on,
 )
-from tests.timelapse.helpers import FakeClock, Shots, make_engine, run_for, timelapse
+from tests.timelapse.helpers import OSLO, FakeClock, Shots, make_engine, run_for, timelapse
 
 HOUR = 3600.0
 
@@ -328,6 +329,7 @@ def test_whatever_happens_each_slot_is_shot_or_missed_exactly_once(tmp_path, ste
 
 
 TROMSO = Location(latitude=69.65, longitude=18.96)
+OSLO_CITY = Location(latitude=59.91, longitude=10.75)
 SUN_UP_TO_DOWN = {"start": WindowTime("sunrise", 0), "end": WindowTime("sunset", 0)}
 
 
@@ -394,3 +396,27 @@ def test_restart_after_the_window_closed_counts_only_the_window_slots(tmp_path) 
     assert (finished["shots"], finished["missed"], finished["reason"]) == (3, 3, "window end")
     assert recorder.last("tl")["state"] == TimelapseState.WAITING
     assert len(shots.walls) == 3
+
+
+def test_a_window_inside_a_used_up_one_is_skipped_without_spinning(tmp_path) -> None:
+    # 18:00 to sunset in Oslo: while the sun sets before 18:00 the window runs to the next
+    # day's sunset; on the day the sunset passes 18:00, that window reaches past 18:00 and
+    # holds the whole (short) window of the next day.
+    config = timelapse(
+        interval=60, start=clock_time(18), end=WindowTime("sunset", 0), location=OSLO_CITY
+    )
+    days = [date(2026, 2, 1) + timedelta(days=n) for n in range(60)]
+    windows = {day: window_on(config, day, OSLO) for day in days}
+    overlap = next(d for d in days[:-1] if windows[d].end > windows[d + timedelta(days=1)].start)
+    first, inner = windows[overlap], windows[overlap + timedelta(days=1)]
+    assert first.start < inner.start < inner.end <= first.end
+    clock = FakeClock(first.start - 30, tz=OSLO)
+    engine, recorder, _ = make_engine([config], clock, tmp_path / "state.db")
+    shots = Shots(clock)
+    run_for(engine, clock, shots, first.end - clock.wall_now + HOUR)  # fails if it spins
+    finished = [e["session"] for e in recorder.named("timelapse_finished")]
+    assert finished == [str(overlap)]
+    assert len(shots.walls) == len(set(shots.walls))
+    state = recorder.last("tl")
+    assert state["state"] == TimelapseState.WAITING
+    assert state["next_shot"].startswith(f"{overlap + timedelta(days=2)}T18:00:00")

@@ -507,7 +507,8 @@ class TimelapseEngine:
             if window is None:
                 return now  # becomes done
             # Re-read the wall clock at least every RECHECK seconds (it may be stepped).
-            return now + max(0.0, min(window.start - wall, RECHECK))
+            opens = max(window.start, runner.record.consumed_until)
+            return now + max(0.0, min(opens - wall, RECHECK))
         return math.inf
 
     def _step(self, runner: _Runner, shooter: Shooter | None) -> None:
@@ -533,7 +534,8 @@ class TimelapseEngine:
         window = next_window(config, max(wall, consumed), self._clock.tz)
         if window is None:
             self._update(runner, state=TimelapseState.DONE)
-        elif window.contains(wall) and window.start >= consumed:
+        elif window.contains(wall) and wall >= consumed:
+            # (A window overlapping a used-up one runs from where that one ended.)
             self._start_session(runner, manual=False, window=window)
 
     def _run_slot(self, runner: _Runner, shooter: Shooter | None, mono: float) -> None:
