@@ -18,6 +18,7 @@ through :class:`TimelapseStore` after each change.
 from __future__ import annotations
 
 import contextlib
+import enum
 import json
 import logging
 import math
@@ -35,7 +36,7 @@ from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.timelapse.settings import TimelapseConfig
 from camera2mqtt.timelapse.store import FrameRecord, TimelapseRecord, TimelapseStore
 from camera2mqtt.timelapse.video import VideoError, assemble_video
-from camera2mqtt.timelapse.windows import Window, local_date, next_window
+from camera2mqtt.timelapse.windows import Window, WindowFinder, local_date
 
 __all__ = [
     "CONTROL_ACTIONS",
@@ -68,7 +69,7 @@ class TimelapseError(Camera2MqttError):
     """A timelapse command that cannot be done; the message says what to do instead."""
 
 
-class TimelapseState:
+class TimelapseState(enum.StrEnum):
     RUNNING = "running"
     PAUSED = "paused"
     WAITING = "waiting"  # for its next window
@@ -76,7 +77,7 @@ class TimelapseState:
     DONE = "done"  # no window left, or an automatic session that reached its count
 
 
-class MissReason:
+class MissReason(enum.StrEnum):
     CAMERA_AWAY = "camera away"
     BUSY = "camera busy"
     ERROR = "error"
@@ -123,9 +124,10 @@ VideoRunner = Callable[[Callable[[], None]], None]  # runs a video job (default:
 class _Runner:
     """One timelapse: its config, its persisted record and the session's monotonic grid."""
 
-    def __init__(self, config: TimelapseConfig, record: TimelapseRecord) -> None:
+    def __init__(self, config: TimelapseConfig, record: TimelapseRecord, tz: tzinfo | None) -> None:
         self.config = config
         self.record = record
+        self.windows = WindowFinder(config, tz)
         self.mono_anchor = 0.0  # monotonic time of slot 0 of the running session
         self.properties_pending = False
         self.published: str | None = None
@@ -178,7 +180,7 @@ class TimelapseEngine:
             record = store.load(camera, config.name) or TimelapseRecord(
                 camera=camera, name=config.name, state=self._idle_state(config)
             )
-            runner = _Runner(config, record)
+            runner = _Runner(config, record, self._clock.tz)
             self._runners[config.name] = runner
             if runner.in_session:
                 self._resume_after_restart(runner)
@@ -299,7 +301,7 @@ class TimelapseEngine:
     def _idle_state(self, config: TimelapseConfig) -> str:
         if config.windowed:
             wall = self._clock.wall()
-            if next_window(config, wall, self._clock.tz) is None:
+            if WindowFinder(config, self._clock.tz).next(wall) is None:
                 return TimelapseState.DONE
             return TimelapseState.WAITING
         return TimelapseState.WAITING if config.autostart else TimelapseState.STOPPED
@@ -307,7 +309,7 @@ class TimelapseEngine:
     def _current_window(self, runner: _Runner, wall: float) -> Window | None:
         if not runner.config.windowed:
             return None
-        window = next_window(runner.config, wall, self._clock.tz)
+        window = runner.windows.next(wall)
         return window if window is not None and window.contains(wall) else None
 
     def _start_session(
@@ -415,14 +417,14 @@ class TimelapseEngine:
             # The session's own window is used up, and so is a window that was open when
             # the session was stopped or reached its count (it must not start again).
             if not record.manual and record.anchor is not None:
-                own = next_window(config, record.anchor, self._clock.tz)
+                own = runner.windows.next(record.anchor)
                 if own is not None and own.contains(record.anchor):
                     consumed = max(consumed, own.end)
             current = self._current_window(runner, wall)
             if reason != "window end" and current is not None and current.start < wall:
                 consumed = max(consumed, current.end)
         if runner.config.windowed:
-            upcoming = next_window(runner.config, max(wall, consumed), self._clock.tz)
+            upcoming = runner.windows.next(max(wall, consumed))
             state = TimelapseState.WAITING if upcoming is not None else TimelapseState.DONE
         elif record.manual or reason == "stopped" or not runner.config.autostart:
             state = TimelapseState.STOPPED
@@ -501,9 +503,7 @@ class TimelapseEngine:
             if not runner.config.windowed:
                 return now  # autostart
             wall = self._clock.wall()
-            window = next_window(
-                runner.config, max(wall, runner.record.consumed_until), self._clock.tz
-            )
+            window = runner.windows.next(max(wall, runner.record.consumed_until))
             if window is None:
                 return now  # becomes done
             # Re-read the wall clock at least every RECHECK seconds (it may be stepped).
@@ -531,7 +531,7 @@ class TimelapseEngine:
             return
         wall = self._clock.wall()
         consumed = runner.record.consumed_until
-        window = next_window(config, max(wall, consumed), self._clock.tz)
+        window = runner.windows.next(max(wall, consumed))
         if window is None:
             self._update(runner, state=TimelapseState.DONE)
         elif window.contains(wall) and wall >= consumed:
@@ -675,7 +675,7 @@ class TimelapseEngine:
         if record.state == TimelapseState.RUNNING:
             next_shot = wall + (runner.slot_time(record.next_slot) - mono)
         elif record.state == TimelapseState.WAITING and config.windowed:
-            window = next_window(config, max(wall, record.consumed_until), self._clock.tz)
+            window = runner.windows.next(max(wall, record.consumed_until))
             if window is not None:
                 next_shot = max(window.start, wall)
         ends = record.ends if runner.in_session else None

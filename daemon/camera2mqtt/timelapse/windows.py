@@ -12,7 +12,6 @@ date where the event happens.
 
 from __future__ import annotations
 
-import functools
 import logging
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
@@ -22,7 +21,7 @@ from astral.sun import elevation, sunrise, sunset
 
 from camera2mqtt.timelapse.settings import Location, TimelapseConfig, WindowTime
 
-__all__ = ["DAY", "Window", "local_date", "next_window", "window_on"]
+__all__ = ["DAY", "Window", "WindowFinder", "local_date", "next_window", "window_on"]
 
 log = logging.getLogger(__name__)
 
@@ -86,12 +85,8 @@ def _edge(
     return None if moment is None else moment + edge.minutes * 60
 
 
-@functools.lru_cache(maxsize=WINDOW_CACHE_SIZE)
 def window_on(config: TimelapseConfig, day: date, tz: tzinfo | None) -> Window | None:
-    """The window that starts on local date ``day``, or None (day excluded, polar night).
-
-    Cached: a waiting timelapse asks for the same dates again and again (up to a polar
-    night's length ahead), and a date's window never changes."""
+    """The window that starts on local date ``day``, or None (day excluded, polar night)."""
     assert config.start is not None and config.end is not None
     if day.weekday() not in config.days:
         return None
@@ -112,12 +107,34 @@ def window_on(config: TimelapseConfig, day: date, tz: tzinfo | None) -> Window |
 
 def next_window(config: TimelapseConfig, wall: float, tz: tzinfo | None) -> Window | None:
     """The window open at ``wall`` or the next one to open; None when there is none left."""
-    today = local_date(wall, tz)
-    for offset in range(-1, SEARCH_DAYS):  # yesterday's window may still be open
-        day = today + timedelta(days=offset)
-        if config.until_date is not None and day > config.until_date:
-            return None
-        window = window_on(config, day, tz)
-        if window is not None and window.end > wall:
-            return window
-    return None
+    return WindowFinder(config, tz).next(wall)
+
+
+class WindowFinder:
+    """:func:`next_window` for one timelapse, remembering each date's window: a waiting
+    timelapse asks for the same dates again and again (up to a polar night ahead), and a
+    date's window never changes."""
+
+    def __init__(self, config: TimelapseConfig, tz: tzinfo | None) -> None:
+        self._config = config
+        self._tz = tz
+        self._windows: dict[date, Window | None] = {}
+
+    def on(self, day: date) -> Window | None:
+        if day not in self._windows:
+            if len(self._windows) >= WINDOW_CACHE_SIZE:
+                self._windows.clear()
+            self._windows[day] = window_on(self._config, day, self._tz)
+        return self._windows[day]
+
+    def next(self, wall: float) -> Window | None:
+        config = self._config
+        today = local_date(wall, self._tz)
+        for offset in range(-1, SEARCH_DAYS):  # yesterday's window may still be open
+            day = today + timedelta(days=offset)
+            if config.until_date is not None and day > config.until_date:
+                return None
+            window = self.on(day)
+            if window is not None and window.end > wall:
+                return window
+        return None
