@@ -132,3 +132,20 @@ def test_check_config_exits_78_with_the_timelapse_problem(tmp_path: Path) -> Non
     assert result.returncode == EX_CONFIG
     assert "Traceback" not in result.stderr
     assert f"{path}:6: cameras.cam.timelapses.a.end: a window needs both" in result.stderr
+
+
+def test_check_config_says_when_ffmpeg_is_missing(tmp_path: Path) -> None:
+    path = tmp_path / "video.yaml"
+    path.write_text(
+        HEAD + "    timelapses:\n      a: {interval: 10, fetch: true, video: {fps: 25}}\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-m", "camera2mqtt", "check-config", str(path)],
+        capture_output=True,
+        text=True,
+        check=False,
+        env={"PATH": str(tmp_path)},  # no ffmpeg on this PATH
+    )
+    assert result.returncode == EX_CONFIG
+    assert f"{path}:6: cameras.cam.timelapses.a.video: needs ffmpeg" in result.stderr
+    assert "apt-get install ffmpeg" in result.stderr
