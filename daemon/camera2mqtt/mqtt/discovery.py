@@ -403,8 +403,13 @@ def _timelapse_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
         def state(ctx: _Context, name: str = name) -> dict[str, Any]:
             return {"state_topic": ctx.topics.timelapse(name)}
 
-        def sensor(key: str, name: str = name, **extra: Any) -> Callable[[_Context], dict]:
-            return lambda ctx: {**state(ctx, name), "value_template": _state_value(key), **extra}
+        def sensor(
+            key: str,
+            name: str = name,
+            template: Callable[[str], str] = _present_value,
+            **extra: Any,
+        ) -> Callable[[_Context], dict]:
+            return lambda ctx: {**state(ctx, name), "value_template": template(key), **extra}
 
         yield EntitySpec(
             f"timelapse_{name}",
@@ -459,7 +464,9 @@ def _timelapse_entities(camera: CameraDescription) -> Iterable[EntitySpec]:
             f"timelapse_{name}_next_shot",
             "sensor",
             f"{label} next shot",
-            sensor("next_shot", device_class="timestamp"),
+            # "None" (unknown) when there is no next shot: an empty value would leave the
+            # last time showing after a stop.
+            sensor("next_shot", template=_state_value, device_class="timestamp"),
             follows_camera=False,
         )
 
