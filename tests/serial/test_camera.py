@@ -15,6 +15,7 @@ from camera2mqtt.cameras.base import (
     InvalidCommand,
     NotAllowed,
     TransferError,
+    Unsupported,
 )
 from camera2mqtt.cameras.serial import SerialCamera
 from camera2mqtt.cameras.serial.registers import Register
@@ -236,3 +237,11 @@ def test_download_refuses_a_stale_reference(sim: SerialSimulator, tmp_path: Path
         with pytest.raises(CameraError, match="card changed"):
             camera.download(second, tmp_path)  # frame 2 is now the third picture
         assert list(tmp_path.iterdir()) == []
+
+
+def test_raw_and_power_off_are_refused_by_name_not_a_type_error(camera: SerialCamera) -> None:
+    # The configured model once hid Camera._model(), so these raised TypeError.
+    with pytest.raises(Unsupported, match="OLYMPUS DIGITAL CAMERA"):
+        camera.raw("get_caminfo")
+    with pytest.raises(Unsupported, match="power off"):
+        camera.power_off()

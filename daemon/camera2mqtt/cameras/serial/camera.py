@@ -116,7 +116,7 @@ class SerialCamera(Camera):
             raise InvalidCommand(f"{speed} baud is not a camera speed; use one of {allowed}.")
         self._port_arg = port
         self._speed = speed
-        self._model = model
+        self._configured_model = model
         self._allow_erase = allow_erase
         if timeouts is None and timeout is not None:
             timeouts = LinkTimeouts.scaled(timeout)
@@ -183,11 +183,11 @@ class SerialCamera(Camera):
 
     def _read_info(self) -> CameraInfo:
         model = self._optional_string(Register.MODEL) or "photopc/Sierra camera"
-        if self._model is None:
+        if self._configured_model is None:
             self._quirks = quirks_for(model)
         details = {"port": str(self._require_port().port), "speed": str(self.line_speed)}
-        if self._model:
-            details["configured_model"] = self._model
+        if self._configured_model:
+            details["configured_model"] = self._configured_model
         return CameraInfo(
             model=model,
             manufacturer=self._optional_string(Register.MANUFACTURER) or "",
@@ -576,7 +576,7 @@ class SerialCamera(Camera):
         return self._port
 
     def _model_name(self) -> str | None:
-        return self._info.model if self._info else self._model
+        return self._info.model if self._info else self._configured_model
 
 
 def _property(item: Setting, raw: int) -> Property:
