@@ -1,21 +1,23 @@
 """HTTP to an Olympus camera: ``GET|POST /<command>.cgi?k=v&...`` and plain file GETs.
 
-Every request has explicit (connect, read) timeouts. Only idempotent requests are retried
-(after a connection failure, a timeout or HTTP 503); a shutter release, a setting change or a
-power-off is sent once. Errors come back as the camera errors of :mod:`cameras.base`.
+Every request has explicit (connect, read) timeouts and an overall deadline that covers its
+retries and a reply trickled byte by byte; replies larger than the request's ``max_bytes``
+are refused. Only idempotent requests are retried (after a connection failure, a timeout or
+HTTP 503); a shutter release, a setting change or a power-off is sent once. Errors come back
+as the camera errors of :mod:`cameras.base`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import logging
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
-from requests.adapters import HTTPAdapter
 
 from camera2mqtt.cameras.base import (
     CameraBusy,
@@ -23,16 +25,22 @@ from camera2mqtt.cameras.base import (
     CameraTimeout,
     CameraUnreachable,
     CommandRejected,
+    ProtocolError,
     TransferError,
     WrongMode,
 )
 from camera2mqtt.cameras.wifi.commandlist import parse_xml
+from camera2mqtt.cameras.wifi.deadline import GuardedAdapter, RequestGuard
 
 __all__ = [
+    "DEFAULT_DEADLINE",
     "DEFAULT_HOST",
+    "DEFAULT_MAX_REPLY_BYTES",
     "DEFAULT_PORT",
     "USER_AGENT",
     "HttpReply",
+    "ReplyTooLarge",
+    "RequestCancelled",
     "WifiClient",
     "unreachable_hint",
 ]
@@ -47,7 +55,20 @@ ERRORCODE_WRONG_MODE = "1001"
 STATUS_OK = (200, 202)
 STATUS_BUSY = 503
 STATUS_VENDOR_ERROR = 520
+ERROR_REPLY_BYTES = 64 * 1024  # what is read of an error reply to a file request
 RETRY_DELAYS = (0.3, 1.0)  # seconds before the 2nd and 3rd attempt of an idempotent request
+DEFAULT_DEADLINE = 30.0
+"""Seconds a command may take in all, its retries included."""
+DEFAULT_MAX_REPLY_BYTES = 16 << 20
+"""The largest command reply read when the caller names no smaller limit."""
+
+
+class ReplyTooLarge(ProtocolError):
+    """The camera's reply is larger than the request allows; the rest was not read."""
+
+
+class RequestCancelled(TransferError):
+    """The request was abandoned because its cancel event was set."""
 
 Args = Sequence[tuple[str, str]]
 
@@ -83,17 +104,19 @@ class WifiClient:
         timeout: float = 5.0,
         connect_timeout: float | None = None,
         retries: int = len(RETRY_DELAYS),
+        deadline: float = DEFAULT_DEADLINE,
     ) -> None:
         self.host = host
+        self.deadline = deadline
         self.port = port
         self.timeout = timeout
         self.connect_timeout = connect_timeout if connect_timeout is not None else timeout
         self.retries = min(retries, len(RETRY_DELAYS))
         self.base_url = f"http://{host}" if port == DEFAULT_PORT else f"http://{host}:{port}"
         self._session = requests.Session()
+        self._guard = RequestGuard()
         # Our own retry loop knows what is idempotent; urllib3's must not resend anything.
-        adapter = HTTPAdapter(max_retries=0)
-        self._session.mount("http://", adapter)
+        self._session.mount("http://", GuardedAdapter(self._guard))
         # requests derives Host from the URL (192.168.0.10 for a real camera), as cameras want.
         self._session.headers.update({"User-Agent": USER_AGENT, "Accept-Encoding": "identity"})
 
@@ -126,20 +149,52 @@ class WifiClient:
         timeout: float | None = None,
         connect_timeout: float | None = None,
         allow_404: bool = False,
+        deadline: float | None = None,
+        max_bytes: int = DEFAULT_MAX_REPLY_BYTES,
     ) -> HttpReply:
-        """Send one CGI command and read the whole reply (to EOF if there is no length)."""
+        """Send one CGI command and read the whole reply (to EOF if there is no length).
+
+        The whole exchange, retries included, ends within ``deadline`` seconds (default: the
+        client's); a reply longer than ``max_bytes`` raises :class:`ReplyTooLarge`.
+        """
         url = self.command_url(command, args)
         headers = {"Content-Type": content_type} if body is not None else None
         timeouts = self._timeouts(timeout, connect_timeout)
         attempts = 1 + (self.retries if idempotent else 0)
+        within = self.deadline if deadline is None else deadline
+        self._guard.arm(within=within, idle_timeout=timeouts[1])
+        try:
+            return self._command(
+                command, url, method, body, headers, timeouts, attempts, allow_404, max_bytes
+            )
+        finally:
+            self._guard.disarm()
+
+    def _command(
+        self,
+        command: str,
+        url: str,
+        method: str,
+        body: bytes | None,
+        headers: dict[str, str] | None,
+        timeouts: tuple[float, float],
+        attempts: int,
+        allow_404: bool,
+        max_bytes: int,
+    ) -> HttpReply:
         for attempt in range(attempts):
-            final = attempt == attempts - 1
+            final = attempt == attempts - 1 or self._guard.remaining() <= RETRY_DELAYS[attempt]
             try:
                 response = self._session.request(
-                    method.upper(), url, data=body, headers=headers, timeout=timeouts
+                    method.upper(),
+                    url,
+                    data=body,
+                    headers=headers,
+                    timeout=self._bounded(timeouts),
+                    stream=True,
                 )
                 try:
-                    content = response.content
+                    content = self._read_all(command, response, max_bytes)
                 finally:
                     response.close()
             except requests.RequestException as error:
@@ -162,15 +217,38 @@ class WifiClient:
         raise AssertionError("unreachable")  # pragma: no cover
 
     @contextlib.contextmanager
-    def stream(self, path: str, *, timeout: float | None = None) -> Iterator[StreamedFile]:
-        """GET a file from the card; yields its announced size and a chunk iterator."""
+    def stream(
+        self,
+        path: str,
+        *,
+        timeout: float | None = None,
+        deadline: float | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Iterator[StreamedFile]:
+        """GET a file from the card; yields its announced size and a chunk iterator.
+
+        Reading ends within ``deadline`` seconds of the request (default: the client's) and
+        soon after ``cancel`` is set, with :class:`CameraTimeout` or :class:`RequestCancelled`.
+        """
         url = self.file_url(path)
         timeouts = self._timeouts(timeout, None)
+        within = self.deadline if deadline is None else deadline
+        self._guard.arm(within=within, idle_timeout=timeouts[1], cancel=cancel)
+        try:
+            with self._stream(path, url, timeouts) as stream:
+                yield stream
+        finally:
+            self._guard.disarm()
+
+    @contextlib.contextmanager
+    def _stream(
+        self, path: str, url: str, timeouts: tuple[float, float]
+    ) -> Iterator[StreamedFile]:
         response = None
         for attempt in range(1 + self.retries):
-            final = attempt == self.retries
+            final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]
             try:
-                response = self._session.get(url, stream=True, timeout=timeouts)
+                response = self._session.get(url, stream=True, timeout=self._bounded(timeouts))
             except requests.RequestException as error:
                 failure = self._transport_error(path, error)
                 if final:
@@ -187,8 +265,8 @@ class WifiClient:
         try:
             if response.status_code not in STATUS_OK:
                 try:
-                    content = response.content
-                except requests.RequestException:
+                    content = self._read_all(path, response, ERROR_REPLY_BYTES)
+                except (requests.RequestException, ProtocolError):
                     content = b""
                 reply = HttpReply(
                     response.status_code, response.headers.get("Content-Type", ""), content
@@ -210,16 +288,54 @@ class WifiClient:
         connect = connect if connect is not None else min(self.connect_timeout, read)
         return (connect, read)
 
+    def _bounded(self, timeouts: tuple[float, float]) -> tuple[float, float]:
+        """The timeouts, the connect one cut to what is left of the deadline."""
+        connect, read = timeouts
+        left = self._guard.remaining()
+        if left <= 0:
+            self._guard.expired = True
+            raise requests.Timeout("timed out (deadline)")
+        return (min(connect, left), read)
+
+    def _read_all(self, what: str, response: requests.Response, max_bytes: int) -> bytes:
+        """The whole body, refusing one longer than ``max_bytes`` (announced or sent)."""
+        length = response.headers.get("Content-Length", "")
+        if length.isdigit() and int(length) > max_bytes:
+            raise ReplyTooLarge(_too_large(what, f"it announces {int(length)}", max_bytes))
+        body = bytearray()
+        for chunk in response.iter_content(CHUNK_SIZE):
+            body += chunk
+            if len(body) > max_bytes:
+                raise ReplyTooLarge(_too_large(what, "it kept sending", max_bytes))
+        return bytes(body)
+
     def _chunks(self, path: str, response: requests.Response) -> Iterator[bytes]:
         try:
             yield from response.iter_content(CHUNK_SIZE)
         except requests.RequestException as error:
+            if self._guard.cancelled:
+                raise RequestCancelled(
+                    f"The download of {path} was cancelled; nothing was kept."
+                ) from None
+            if self._guard.expired:
+                raise CameraTimeout(
+                    f"The camera did not finish sending {path} in time; nothing was kept. "
+                    "Check that it is still on and in range, then run the download again."
+                ) from None
             raise TransferError(
                 f"The camera stopped sending {path} ({_reason(error)}); nothing was kept. "
                 "Run the download again to fetch it."
             ) from None
 
     def _transport_error(self, what: str, error: requests.RequestException) -> CameraError:
+        if self._guard.cancelled:
+            return RequestCancelled(f"{what} was cancelled.")
+        if self._guard.expired:
+            return CameraTimeout(
+                f"The camera at {self.base_url} did not finish answering {what} within its "
+                "deadline (it sends too slowly or not at all). Check that it is still on and "
+                "in range."
+            )
         if isinstance(error, requests.ConnectTimeout):
             return CameraUnreachable(
                 f"The camera at {self.base_url} did not accept a connection within "
@@ -265,6 +381,13 @@ class StreamedFile:
     size: int | None
     content_type: str
     chunks: Iterator[bytes]
+
+
+def _too_large(what: str, detail: str, max_bytes: int) -> str:
+    return (
+        f"The camera's reply to {what} is larger than the {max_bytes} bytes allowed "
+        f"({detail}); it was refused. Check that the address is really the camera's."
+    )
 
 
 def _errorcode(reply: HttpReply) -> str | None:

@@ -13,6 +13,7 @@ options are not enforced.
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -33,6 +34,9 @@ __all__ = [
 _OPTION_TAG = re.compile(r"cmd\d+")
 _CHOICE_TAG = re.compile(r"param\d+")
 _DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*encoding\s*=\s*["']([A-Za-z0-9._-]+)["']""")
+MAX_NESTING = 32
+"""Options and values nested deeper than this in a command list are refused (real lists
+nest three or four levels)."""
 
 Args = Sequence[tuple[str, str]]
 
@@ -178,8 +182,12 @@ def decode_xml(body: bytes | str) -> str:
     match = _DECLARED_ENCODING.search(body[:200])
     encoding = match.group(1).decode("ascii") if match else "utf-8"
     try:
+        if not codecs.lookup(encoding)._is_text_encoding:
+            raise LookupError(encoding)
         return body.decode(encoding, errors="replace")
-    except LookupError:
+    except (LookupError, UnicodeError, ValueError, TypeError):
+        # Unknown, not a text encoding, or one that can't replace bad bytes ("undefined",
+        # "idna"): read it as UTF-8 rather than fail on the declaration.
         return body.decode("utf-8", errors="replace")
 
 
@@ -191,10 +199,10 @@ def parse_xml(body: bytes | str, what: str) -> Element:
     text = re.sub(r"^\s*<\?xml[^>]*\?>", "", text, count=1)
     try:
         return ElementTree.fromstring(text)
-    except ElementTree.ParseError as error:
-        raise ProtocolError(f"The camera's {what} reply is not valid XML ({error}).") from None
     except DefusedXmlException as error:
         raise ProtocolError(f"The camera's {what} reply uses forbidden XML ({error}).") from None
+    except (ElementTree.ParseError, ValueError, RecursionError) as error:
+        raise ProtocolError(f"The camera's {what} reply is not valid XML ({error}).") from None
 
 
 def parse_commandlist(body: bytes | str) -> CommandList:
@@ -247,18 +255,23 @@ def _parse_cgi(cgi: Element) -> CommandSpec | None:
     return CommandSpec(name=name, method=method, options=tuple(options))
 
 
-def _parse_options(parent: Element) -> list[Option]:
-    return [_parse_option(child) for child in parent if _OPTION_TAG.fullmatch(child.tag)]
+def _parse_options(parent: Element, depth: int = 0) -> list[Option]:
+    if depth > MAX_NESTING:
+        raise ProtocolError(
+            f"The camera's command list nests options more than {MAX_NESTING} levels deep; "
+            "it is not a command list this driver can use."
+        )
+    return [_parse_option(child, depth) for child in parent if _OPTION_TAG.fullmatch(child.tag)]
 
 
-def _parse_option(element: Element) -> Option:
+def _parse_option(element: Element, depth: int = 0) -> Option:
     choices = tuple(
-        Choice(_name(child), tuple(_parse_options(child)))
+        Choice(_name(child), tuple(_parse_options(child, depth + 1)))
         for child in element
         if _CHOICE_TAG.fullmatch(child.tag)
     )
     return Option(
         name=_name(element) or "",
         choices=choices,
-        follow=tuple(_parse_options(element)),
+        follow=tuple(_parse_options(element, depth + 1)),
     )
