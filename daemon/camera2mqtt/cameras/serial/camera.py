@@ -72,6 +72,7 @@ FOLDER_REGISTER = 84  # vdata: current folder name; "\\" is the root
 FOLDER_COUNT_REGISTER = 83  # int: number of sub-folders (read) / select one (write)
 _FOLDER_DEPTH_LIMIT = 4
 _NO_CARD = 1
+_CLOCK_MAX = 0xFFFFFFFF  # the clock register holds unsigned 32-bit seconds since 1970
 _OPERATION_MODES = {1: "off", 2: "record", 3: "play", 6: "thumbnail"}
 _BLANK_NAMES = {"", "        "}
 _PACKET_SIZES = (128, 256, 512, 1024, MAX_DATA)
@@ -232,7 +233,15 @@ class SerialCamera(Camera):
 
     def set_clock(self, when: datetime | None = None) -> None:
         moment = when or datetime.now()
-        self._link_call(lambda link: link.set_int(Register.CLOCK, int(moment.timestamp())))
+        try:
+            stamp = int(moment.timestamp())
+        except (OverflowError, ValueError, OSError):
+            stamp = -1
+        if not 0 <= stamp <= _CLOCK_MAX:
+            raise InvalidCommand(
+                f"The time {moment} cannot be set on the camera; give a time between 1970 and 2106."
+            )
+        self._link_call(lambda link: link.set_int(Register.CLOCK, stamp))
 
     # -- pictures -------------------------------------------------------------------------
 

@@ -42,6 +42,7 @@ from camera2mqtt.cameras.base import (
     WrongMode,
 )
 from camera2mqtt.cameras.wifi.client import (
+    DEFAULT_DEADLINE,
     DEFAULT_HOST,
     DEFAULT_PORT,
     HttpReply,
@@ -51,6 +52,7 @@ from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist,
 from camera2mqtt.cameras.wifi.imglist import parse_imglist
 from camera2mqtt.cameras.wifi.liveview import LiveView
 from camera2mqtt.cameras.wifi.rtp import FrameInfo, MediaInfo
+from camera2mqtt.cameras.wifi.udp import accept_only, local_address_towards
 from camera2mqtt.files import write_atomically
 
 __all__ = ["OPERATION_MODES", "WifiCamera"]
@@ -90,6 +92,20 @@ COMMAND_MODES: Mapping[str, str] = {
 
 IMAGE_ROOT = "/DCIM"
 MAX_FOLDER_DEPTH = 8
+MAX_FOLDERS = 1000
+"""Folders listed at most in one walk of the card (a card holds at most 900 in DCIM)."""
+MAX_LISTED_FILES = 100_000
+XML_REPLY_BYTES = 1 << 20
+"""Largest XML reply read (command lists and property lists are tens of kilobytes)."""
+IMGLIST_REPLY_BYTES = 8 << 20
+"""Largest listing of one folder read (about 150,000 lines)."""
+THUMBNAIL_REPLY_BYTES = 2 << 20
+IMAGE_REPLY_BYTES = 32 << 20
+"""Largest resized image or raw command reply read."""
+CLOCK_YEARS = (1980, 2099)
+"""The years a camera clock is set to (FAT timestamps start in 1980)."""
+MIN_TRANSFER_RATE = 100_000
+"""Bytes a second a download must average at least, or it ends at its deadline."""
 STATUS_TIMEOUT = 2.0  # seconds, connect and read, for the presence poll
 SHUTTER_HOLD = 0.5  # seconds between pressing and releasing the shutter (as OI.Share does)
 NEW_FILE_WAIT = 10.0  # seconds to wait for a shot to appear on the card
@@ -136,6 +152,8 @@ class WifiCamera(Camera):
         status_timeout: float = STATUS_TIMEOUT,
         shutter_hold: float = SHUTTER_HOLD,
         new_file_wait: float = NEW_FILE_WAIT,
+        deadline: float | None = None,
+        min_transfer_rate: float = MIN_TRANSFER_RATE,
     ) -> None:
         self.host = host
         self.port = port
@@ -145,7 +163,10 @@ class WifiCamera(Camera):
         self.status_timeout = status_timeout
         self.shutter_hold = shutter_hold
         self.new_file_wait = new_file_wait
-        self._client = WifiClient(host, port, timeout=timeout)
+        # A command's overall deadline leaves room for its retries at the read timeout.
+        self.deadline = deadline if deadline is not None else max(DEFAULT_DEADLINE, 3 * timeout)
+        self.min_transfer_rate = min_transfer_rate
+        self._client = WifiClient(host, port, timeout=timeout, deadline=self.deadline)
         self._commands: CommandList | None = None
         self._mode: str | None = None
         self._lvqty: str | None = None
@@ -171,7 +192,7 @@ class WifiCamera(Camera):
     # -- life cycle -----------------------------------------------------------------------
 
     def connect(self) -> CameraInfo:
-        reply = self._client.command("get_commandlist", idempotent=True)
+        reply = self._client.command("get_commandlist", idempotent=True, max_bytes=XML_REPLY_BYTES)
         self._commands = parse_commandlist(reply.body)
         details = self._caminfo()
         model = details.get("model", "")
@@ -265,6 +286,8 @@ class WifiCamera(Camera):
             timeout=self.status_timeout,
             connect_timeout=self.status_timeout,
             idempotent=False,
+            deadline=2 * self.status_timeout,
+            max_bytes=XML_REPLY_BYTES,
         )
 
     # -- shooting -------------------------------------------------------------------------
@@ -321,10 +344,12 @@ class WifiCamera(Camera):
         # Live view must run for starttake; it needs a UDP port to send to, which we open
         # and drop again (nobody reads the frames).
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sink:
+            local = local_address_towards(self.host)
             try:
-                sink.bind(("", self.liveview_port))
+                sink.bind((local, self.liveview_port))
             except OSError:  # the configured port is taken (by a live-view receiver)
-                sink.bind(("", 0))
+                sink.bind((local, 0))
+            accept_only(sink, self.host)
             port = sink.getsockname()[1]
             self.start_liveview(port, self._liveview_size(None, strict=False))
             try:
@@ -338,7 +363,9 @@ class WifiCamera(Camera):
     def snapshot(self) -> bytes:
         """One live-view JPEG: start the stream, keep the first good frame, stop it again."""
         self.require(Capability.SNAPSHOT)
-        with LiveView(self, port=self.liveview_port, size=self.liveview_size) as live:
+        with LiveView(
+            self, port=self.liveview_port, size=self.liveview_size, camera_host=self.host
+        ) as live:
             frame = live.latest_frame()
         self._frame_info = frame.info
         return frame.jpeg
@@ -392,22 +419,42 @@ class WifiCamera(Camera):
         self.require(Capability.LIST)
         refs: list[ImageRef] = []
         with self._operation(OPERATION_MODES["list"]):
-            self._walk(IMAGE_ROOT, refs, depth=0)
+            self._walk(IMAGE_ROOT, refs)
         refs.sort(key=lambda ref: ref.path)
         return refs
 
-    def _walk(self, folder: str, refs: list[ImageRef], depth: int) -> None:
-        reply = self._send("get_imglist", [("DIR", folder)], allow_404=True)
-        if reply.status == 404:  # the camera's answer for an empty folder
-            return
-        for entry in parse_imglist(reply.body):
-            if entry.is_skipped:
+    def _walk(self, root: str, refs: list[ImageRef]) -> None:
+        """Every file under ``root``, folder by folder, within the folder and file caps."""
+        folders = [(root, 0)]
+        listed = 0
+        while folders:
+            folder, depth = folders.pop()
+            listed += 1
+            if listed > MAX_FOLDERS:
+                raise ProtocolError(
+                    f"The camera lists more than {MAX_FOLDERS} folders under {root}; "
+                    "refusing to walk further. Check the card in the camera."
+                )
+            reply = self._send(
+                "get_imglist", [("DIR", folder)], allow_404=True, max_bytes=IMGLIST_REPLY_BYTES
+            )
+            if reply.status == 404:  # the camera's answer for an empty folder
                 continue
-            if entry.is_directory:
-                if depth < MAX_FOLDER_DEPTH and entry.name not in {".", ".."}:
-                    self._walk(entry.path, refs, depth + 1)
-                continue
-            refs.append(ImageRef(path=entry.path, size=entry.size, timestamp=entry.timestamp))
+            subfolders = []
+            for entry in parse_imglist(reply.body):
+                if entry.is_skipped:
+                    continue
+                if entry.is_directory:
+                    if depth < MAX_FOLDER_DEPTH and entry.name not in {".", ".."}:
+                        subfolders.append((entry.path, depth + 1))
+                    continue
+                if len(refs) >= MAX_LISTED_FILES:
+                    raise ProtocolError(
+                        f"The camera lists more than {MAX_LISTED_FILES} files; refusing to "
+                        "list further. Check the card in the camera."
+                    )
+                refs.append(ImageRef(path=entry.path, size=entry.size, timestamp=entry.timestamp))
+            folders.extend(reversed(subfolders))  # in the camera's order, depth first
 
     def download(
         self,
@@ -449,7 +496,8 @@ class WifiCamera(Camera):
         progress: ProgressCallback | None,
         cancel: threading.Event | None,
     ) -> Path:
-        with self._client.stream(path) as stream:
+        deadline = self.deadline + ref.size / self.min_transfer_rate
+        with self._client.stream(path, deadline=deadline, cancel=cancel) as stream:
             if stream.size is not None and stream.size != ref.size:
                 raise TransferError(
                     f"{ref.name}: the camera announces {stream.size} bytes but listed "
@@ -468,7 +516,8 @@ class WifiCamera(Camera):
     def thumbnail(self, ref: ImageRef) -> bytes:
         self.require(Capability.THUMBNAIL)
         with self._operation(OPERATION_MODES["thumbnail"]):
-            return self._send("get_thumbnail", [("DIR", _camera_path(ref.path))]).body
+            args = [("DIR", _camera_path(ref.path))]
+            return self._send("get_thumbnail", args, max_bytes=THUMBNAIL_REPLY_BYTES).body
 
     def resized_image(self, ref: ImageRef, size: int | str) -> bytes:
         """A JPEG of ``ref`` scaled by the camera; ``size`` is one of :meth:`resize_sizes`."""
@@ -476,7 +525,7 @@ class WifiCamera(Camera):
             raise Unsupported("resized images", self._model())
         with self._operation(OPERATION_MODES["resize"]):
             args = [("DIR", _camera_path(ref.path)), ("size", str(size))]
-            return self._send("get_resizeimg", args).body
+            return self._send("get_resizeimg", args, max_bytes=IMAGE_REPLY_BYTES).body
 
     def erase(self, ref: ImageRef) -> None:
         self.require(Capability.ERASE)
@@ -488,8 +537,16 @@ class WifiCamera(Camera):
     def set_clock(self, when: datetime | None = None) -> None:
         """Set the camera to ``when`` (naive = local time; default now) with its UTC offset."""
         self.require(Capability.SET_CLOCK)
-        local = (when or datetime.now()).astimezone()
-        utc = local.astimezone(UTC)
+        try:
+            local = (when or datetime.now()).astimezone()
+            utc = local.astimezone(UTC)
+        except (OverflowError, ValueError, OSError):
+            utc = None
+        if utc is None or not CLOCK_YEARS[0] <= utc.year <= CLOCK_YEARS[1]:
+            raise InvalidCommand(
+                f"The time {when} cannot be set on the camera; give a time between "
+                f"{CLOCK_YEARS[0]} and {CLOCK_YEARS[1]}."
+            )
         args = [("utctime", utc.strftime("%Y%m%dT%H%M%S")), ("diff", local.strftime("%z"))]
         with self._operation(OPERATION_MODES["clock"]):
             self._send("set_utctimediff", args)
@@ -594,7 +651,11 @@ class WifiCamera(Camera):
             raise InvalidCommand(f"{command} is a POST command and needs a request body.")
         try:
             reply = self._send(
-                command, pairs, body=body if spec.method == "post" else None, recover=False
+                command,
+                pairs,
+                body=body if spec.method == "post" else None,
+                recover=False,
+                max_bytes=IMAGE_REPLY_BYTES,
             )
         except WrongMode as error:
             needed = COMMAND_MODES.get(command)
@@ -671,6 +732,7 @@ class WifiCamera(Camera):
         body: bytes | None = None,
         allow_404: bool = False,
         recover: bool = True,
+        max_bytes: int = XML_REPLY_BYTES,
     ) -> HttpReply:
         """Validate and send; after a wrong-mode refusal, switch once and try again."""
         spec = self.commands.validate(command, args)
@@ -684,6 +746,7 @@ class WifiCamera(Camera):
                 body=body,
                 idempotent=idempotent and body is None,
                 allow_404=allow_404,
+                max_bytes=max_bytes,
             )
 
         try:
@@ -708,7 +771,7 @@ class WifiCamera(Camera):
     def _caminfo(self) -> dict[str, str]:
         if "get_caminfo" not in self.commands:
             return {}
-        reply = self._client.command("get_caminfo", idempotent=True)
+        reply = self._client.command("get_caminfo", idempotent=True, max_bytes=XML_REPLY_BYTES)
         return _leaf_texts(parse_xml(reply.body, "get_caminfo"))
 
 

@@ -70,6 +70,7 @@ class ReplyTooLarge(ProtocolError):
 class RequestCancelled(TransferError):
     """The request was abandoned because its cancel event was set."""
 
+
 Args = Sequence[tuple[str, str]]
 
 
@@ -241,9 +242,7 @@ class WifiClient:
             self._guard.disarm()
 
     @contextlib.contextmanager
-    def _stream(
-        self, path: str, url: str, timeouts: tuple[float, float]
-    ) -> Iterator[StreamedFile]:
+    def _stream(self, path: str, url: str, timeouts: tuple[float, float]) -> Iterator[StreamedFile]:
         response = None
         for attempt in range(1 + self.retries):
             final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]

@@ -35,7 +35,14 @@ from camera2mqtt.cameras.wifi.rtp import (
     decode_frame_info,
     parse_packet,
 )
-from camera2mqtt.cameras.wifi.udp import DatagramBatch, datagram_source, split_datagrams
+from camera2mqtt.cameras.wifi.udp import (
+    ANY_ADDRESS,
+    DatagramBatch,
+    accept_only,
+    datagram_source,
+    local_address_towards,
+    split_datagrams,
+)
 from camera2mqtt.lifecycle import StartStop
 
 __all__ = [
@@ -300,6 +307,8 @@ class FrameAssembler:
     ) -> bool:
         """Assemble one batch; True when ``stop`` was set on the way."""
         heads, bodies = batch
+        if not bodies:  # every datagram came from another address
+            return stop is not None and stop.is_set()
         markers = heads[1::HEADER_SIZE].translate(_MARKER_BITS)
         index, count = 0, len(bodies)
         while index < count:
@@ -623,14 +632,17 @@ def pump(
     assembler: FrameAssembler,
     deliver: Callable[[Frame], object],
     stop: threading.Event,
+    *,
+    source: str | None = None,
 ) -> None:
     """Receive datagrams from ``sock`` into ``assembler`` until ``stop`` is set.
 
     ``sock`` must have a timeout: it bounds how long a stop takes to be noticed while no
     frame arrives. Returns as well when the socket is closed under it after ``stop`` was set.
+    With ``source``, datagrams from any other IPv4 address are dropped unseen.
     """
     try:
-        next_batch = datagram_source(sock, MAX_DATAGRAM, head_size=HEADER_SIZE)
+        next_batch = datagram_source(sock, MAX_DATAGRAM, head_size=HEADER_SIZE, source=source)
         assembler.consume(next_batch, deliver, stop=stop)
     except OSError:
         if not stop.is_set():
@@ -652,7 +664,9 @@ class LiveViewControl(Protocol):
 class LiveView(StartStop):
     """One live-view session: ``with LiveView(camera) as lv: jpeg = lv.snapshot()``.
 
-    The UDP socket is bound before the camera is asked to stream to it. Frames are
+    The UDP socket is bound before the camera is asked to stream to it. Given the camera's
+    address (``camera_host``), it binds the local address that routes to the camera (unless
+    ``bind_host`` says otherwise) and takes datagrams from the camera's address only. Frames are
     assembled on a background thread; the latest good one is kept for :meth:`snapshot`,
     each one goes to ``on_frame`` (called on that thread: keep it quick) and to
     :meth:`frames`.
@@ -664,7 +678,8 @@ class LiveView(StartStop):
         *,
         port: int = 0,
         size: str | None = None,
-        bind_host: str = "0.0.0.0",
+        bind_host: str | None = None,
+        camera_host: str | None = None,
         first_frame_timeout: float = DEFAULT_FIRST_FRAME_TIMEOUT,
         on_frame: Callable[[Frame], object] | None = None,
         receive_buffer: int = RECEIVE_BUFFER_BYTES,
@@ -677,6 +692,8 @@ class LiveView(StartStop):
         self._requested_port = port
         self._size = size
         self._bind_host = bind_host
+        self._camera_host = camera_host
+        self._source: str | None = None
         self._first_frame_timeout = first_frame_timeout
         self._on_frame = on_frame
         self._receive_buffer = receive_buffer
@@ -704,11 +721,17 @@ class LiveView(StartStop):
         """Bind the UDP port, start receiving, then ask the camera to stream to it."""
         if self._sock is not None:
             raise CameraError("This live-view session is already running.")
+        source = _camera_address(self._camera_host)
+        bind_host = self._bind_host
+        if bind_host is None:
+            bind_host = ANY_ADDRESS if source is None else local_address_towards(source)
         sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         try:
             with contextlib.suppress(OSError):
                 sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, self._receive_buffer)
-            sock.bind((self._bind_host, self._requested_port))
+            sock.bind((bind_host, self._requested_port))
+            if source is not None and not accept_only(sock, source):
+                log.debug("The kernel cannot filter live view by sender; the receiver does.")
         except OSError as error:
             sock.close()
             raise CameraError(
@@ -717,6 +740,7 @@ class LiveView(StartStop):
             ) from error
         sock.settimeout(POLL_INTERVAL)
         self._sock = sock
+        self._source = source
         self._assembler = FrameAssembler()
         self._latest = None
         self._port = sock.getsockname()[1]
@@ -828,7 +852,7 @@ class LiveView(StartStop):
     def _run(self) -> None:
         assert self._sock is not None
         try:
-            pump(self._sock, self._assembler, self._deliver, self._stop)
+            pump(self._sock, self._assembler, self._deliver, self._stop, source=self._source)
         except Exception as error:  # the thread must not die silently
             log.exception("The live-view receiver failed.")
             self._error = error
@@ -876,3 +900,18 @@ class LiveView(StartStop):
         return CameraTimeout(
             f"No live-view frame arrived on UDP port {self._port} within {waited:g} s; {hint}."
         )
+
+
+def _camera_address(host: str | None) -> str | None:
+    """The IPv4 address of ``host`` (None: no camera address to filter by)."""
+    if host is None:
+        return None
+    try:
+        infos = socket.getaddrinfo(host, None, socket.AF_INET, socket.SOCK_DGRAM)
+    except (OSError, UnicodeError) as error:
+        raise CameraError(
+            f"Cannot resolve the camera's address {host!r} for live view ({error}); "
+            "check the camera's host in the configuration."
+        ) from None
+    address: str = infos[0][4][0]
+    return address

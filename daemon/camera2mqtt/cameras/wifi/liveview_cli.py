@@ -83,6 +83,7 @@ def run_liveview(args: argparse.Namespace) -> int:
             port=args.port,
             size=args.size,
             bind_host=args.bind,
+            camera_host=host,
             first_frame_timeout=args.first_frame_timeout,
         )
         try:

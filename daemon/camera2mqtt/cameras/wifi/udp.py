@@ -9,6 +9,10 @@ or if the C library lacks ``recvmmsg``, each batch is one ``sock.recv``.
 The kernel writes each datagram's first ``head_size`` bytes (an RTP header) next to the
 previous one's, so a caller unpacks every head of a batch with one ``struct.iter_unpack``
 and gets each body without a second copy.
+
+Given a ``source`` address, the receiver drops every datagram from another address, so that
+nobody else on the network can inject packets; :func:`accept_only` asks the kernel to do the
+same, and :func:`local_address_towards` names the local address to bind to.
 """
 
 from __future__ import annotations
@@ -23,7 +27,15 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import NamedTuple
 
-__all__ = ["BATCH", "SLOT_BYTES", "DatagramBatch", "datagram_source", "split_datagrams"]
+__all__ = [
+    "BATCH",
+    "SLOT_BYTES",
+    "DatagramBatch",
+    "accept_only",
+    "datagram_source",
+    "local_address_towards",
+    "split_datagrams",
+]
 
 BATCH = 64
 """Datagrams taken per system call at most."""
@@ -32,6 +44,34 @@ SLOT_BYTES = 9216
 cut to this size, which the frame checks then reject."""
 
 _MSG_DONTWAIT = 0x40
+ANY_ADDRESS = "0.0.0.0"
+_SOCKADDR_IN = 16
+"""Bytes of an IPv4 socket address; its address sits at bytes 4..8."""
+_ROUTE_PROBE_PORT = 9
+"""Any port will do: connecting a UDP socket only looks up the route, nothing is sent."""
+
+
+def local_address_towards(host: str) -> str:
+    """The local IPv4 address the routing table uses to reach ``host`` (no packet is sent);
+    ``0.0.0.0`` (every interface) when there is no route."""
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as probe:
+        try:
+            probe.connect((host, _ROUTE_PROBE_PORT))
+            address: str = probe.getsockname()[0]
+        except OSError:
+            return ANY_ADDRESS
+    return address
+
+
+def accept_only(sock: socket.socket, address: str) -> bool:
+    """Have the kernel drop datagrams to ``sock`` from any other address than ``address``
+    (from any port: Linux takes port 0 as a wildcard). False where that is not possible;
+    the receiver's own check (``datagram_source(source=...)``) still applies."""
+    try:
+        sock.connect((address, 0))
+    except OSError:
+        return False
+    return True
 
 
 class DatagramBatch(NamedTuple):
@@ -103,8 +143,15 @@ def _recvmmsg() -> Callable[..., int] | None:
 class _BatchReceiver:
     """``next_batch()`` for one socket: every datagram queued, up to :data:`BATCH`, in order."""
 
-    def __init__(self, sock: socket.socket, recvmmsg: Callable[..., int], head_size: int) -> None:
+    def __init__(
+        self,
+        sock: socket.socket,
+        recvmmsg: Callable[..., int],
+        head_size: int,
+        source: bytes | None = None,
+    ) -> None:
         self._sock = sock
+        self._source = source
         self._recvmmsg = recvmmsg
         self._head_size = head_size
         body_size = SLOT_BYTES - head_size
@@ -123,6 +170,16 @@ class _BatchReceiver:
             message = self._messages[index].msg_hdr
             message.msg_iov = ctypes.pointer(self._iovecs[2 * index])
             message.msg_iovlen = 2
+        if source is not None:
+            # Where each sender's address goes (IPv4 only: the kernel writes 16 bytes, so
+            # msg_namelen keeps its value from call to call).
+            self._names = (ctypes.c_char * (BATCH * _SOCKADDR_IN))()
+            self._names_view = memoryview(self._names).cast("B")
+            names = ctypes.addressof(self._names)
+            for index in range(BATCH):
+                message = self._messages[index].msg_hdr
+                message.msg_name = names + index * _SOCKADDR_IN
+                message.msg_namelen = _SOCKADDR_IN
         self._body_starts = [index * body_size for index in range(BATCH)]
         # Where message i's msg_len sits, read as a plain int (no ctypes object per datagram).
         self._words = memoryview(self._messages).cast("B").cast("I")
@@ -136,7 +193,9 @@ class _BatchReceiver:
             if count < 0 and code not in (errno.EAGAIN, errno.EWOULDBLOCK, errno.EINTR):
                 raise OSError(code, os.strerror(code))
             # Nothing queued: wait for one datagram (bounded by the socket's timeout).
-            return split_datagrams((self._sock.recv(SLOT_BYTES),), self._head_size)
+            if self._source is None:
+                return split_datagrams((self._sock.recv(SLOT_BYTES),), self._head_size)
+            return _from_source(self._sock, SLOT_BYTES, self._head_size, self._source)
         head_size, view, words = self._head_size, self._body_view, self._words
         lengths = self._length_at[:count]
         bodies = [
@@ -146,7 +205,27 @@ class _BatchReceiver:
         heads = self._head_view[: count * head_size].tobytes()
         if b"" in bodies:  # a datagram of no more than a head (rare): look at its length
             heads = self._mark_short(heads, bodies, [words[at] for at in lengths])
+        if self._source is not None:
+            return self._from_source(heads, bodies, count)
         return DatagramBatch(heads, bodies)
+
+    def _from_source(self, heads: bytes, bodies: list[bytes], count: int) -> DatagramBatch:
+        """The batch without the datagrams another address sent."""
+        names, source = self._names_view, self._source
+        foreign = [
+            index
+            for index in range(count)
+            if names[index * _SOCKADDR_IN + 4 : index * _SOCKADDR_IN + 8] != source
+        ]
+        if not foreign:
+            return DatagramBatch(heads, bodies)
+        size = self._head_size
+        drop = set(foreign)
+        kept = [index for index in range(count) if index not in drop]
+        return DatagramBatch(
+            b"".join(heads[index * size : (index + 1) * size] for index in kept),
+            [bodies[index] for index in kept],
+        )
 
     def _mark_short(self, heads: bytes, bodies: list[bytes], lengths: list[int]) -> bytes:
         """Zero the heads of datagrams shorter than a head; their bytes become the body."""
@@ -159,13 +238,29 @@ class _BatchReceiver:
         return bytes(marked)
 
 
+def _from_source(
+    sock: socket.socket, max_size: int, head_size: int, source: bytes
+) -> DatagramBatch:
+    """One datagram from ``source``; an empty batch when another address sent it."""
+    data, (address, _port) = sock.recvfrom(max_size)
+    if socket.inet_aton(address) != source:
+        return DatagramBatch(b"", [])
+    return split_datagrams((data,), head_size)
+
+
 def datagram_source(
-    sock: socket.socket, max_size: int, *, head_size: int
+    sock: socket.socket, max_size: int, *, head_size: int, source: str | None = None
 ) -> Callable[[], DatagramBatch]:
     """A ``next_batch()`` callable reading ``sock``: the datagrams that are queued, at
     least one (waiting up to the socket's timeout, then TimeoutError), split after
-    ``head_size`` bytes; batched where the platform allows, one ``recv`` per call elsewhere."""
+    ``head_size`` bytes; batched where the platform allows, one ``recv`` per call elsewhere.
+
+    With ``source`` (an IPv4 address of an AF_INET socket), datagrams from any other address
+    are dropped; a batch may then be empty."""
+    packed = None if source is None else socket.inet_aton(source)
     recvmmsg = _recvmmsg()
     if recvmmsg is None:
+        if packed is not None:
+            return lambda: _from_source(sock, max_size, head_size, packed)
         return lambda: split_datagrams((sock.recv(max_size),), head_size)
-    return _BatchReceiver(sock, recvmmsg, head_size)
+    return _BatchReceiver(sock, recvmmsg, head_size, packed)
