@@ -205,6 +205,7 @@ class CameraConfig:
     download_dir: Path
     stream: StreamConfig = field(default_factory=StreamConfig)
     timelapses: tuple[TimelapseConfig, ...] = ()  # see camera2mqtt.timelapse
+    keep_free_mb: int = 100  # downloads that would leave less free space in download_dir fail
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -687,6 +688,7 @@ _MQTT_KEYS = (
 _TLS_KEYS = ("ca", "cert", "key", "insecure")
 _CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir", "stream")
 _CAMERA_KEYS = (*_CAMERA_KEYS, "timelapses")  # read by camera2mqtt.timelapse.reader
+_CAMERA_KEYS = (*_CAMERA_KEYS, "keep_free_mb")
 _WIFI_KEYS = (*_CAMERA_KEYS, "host", "port", "timeout", "liveview")
 _SERIAL_KEYS = (*_CAMERA_KEYS, "port", "speed", "model")
 _TYPE_KEYS = {"wifi": _WIFI_KEYS, "serial": _SERIAL_KEYS}
@@ -979,6 +981,7 @@ def _read_camera_common(
             location=context.location,
             legacy_interval=schedule.timelapse_interval,
         ),
+        "keep_free_mb": section.get("keep_free_mb", _integer(0, 10**9, "megabytes"), 100),
     }
 
 

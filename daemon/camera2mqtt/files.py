@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 import tempfile
 import threading
 from collections.abc import Iterable
@@ -18,12 +19,34 @@ from pathlib import Path
 
 from camera2mqtt.cameras.base import ProgressCallback, TransferError, UnsafeFilename
 
-__all__ = ["TEMP_PREFIX", "safe_destination", "write_atomically"]
+__all__ = [
+    "TEMP_PREFIX",
+    "NotEnoughSpace",
+    "check_free_space",
+    "safe_destination",
+    "write_atomically",
+]
 
 TEMP_PREFIX = ".camera2mqtt-partial-"
 FILE_MODE = 0o666
 """Permissions of a finished file before the umask, as for any file a program creates
 (mkstemp's temp files start at 0600)."""
+
+
+class NotEnoughSpace(TransferError):
+    """A download would not fit in the destination's free space (less the reserve)."""
+
+
+def check_free_space(dest_dir: Path, size: int, *, reserve: int = 0) -> None:
+    """Raise :class:`NotEnoughSpace` unless ``size`` bytes fit in ``dest_dir`` with
+    ``reserve`` bytes left over. ``dest_dir`` must exist."""
+    free = shutil.disk_usage(dest_dir).free
+    if size > free - reserve:
+        raise NotEnoughSpace(
+            f"Not enough space in {dest_dir} for a file of {size} bytes: {free} bytes are "
+            f"free and {reserve} are to be kept free (keep_free_mb). Free some space and "
+            "run the download again."
+        )
 
 
 def safe_destination(dest_dir: Path, name: str) -> Path:
@@ -58,6 +81,8 @@ def write_atomically(
     """
     final = safe_destination(dest_dir, name)
     dest_dir.mkdir(parents=True, exist_ok=True)
+    if expected_size is not None:
+        check_free_space(dest_dir, expected_size)
     fd, temp_name = tempfile.mkstemp(prefix=TEMP_PREFIX, dir=dest_dir)
     temp = Path(temp_name)
     try:

@@ -220,8 +220,10 @@ class Service:
                 self._stop_requested = stop_requested
                 while not stop_requested.wait(tick):
                     # No keep-alive once a thread has died: systemd then restarts the daemon.
-                    alive = watchdog is not None and self._healthy()
-                    sdnotify.notify(watchdog=alive, status=self._status_line())
+                    healthy = self._healthy()
+                    sdnotify.notify(
+                        watchdog=watchdog is not None and healthy, status=self._status_line()
+                    )
                 if self._restart.is_set():
                     # The same process starts again (service_cli): no STOPPING=1, or systemd
                     # would wait for it to exit.
@@ -232,7 +234,19 @@ class Service:
                 self.stop()
         return 0
 
+    def restart_dead_workers(self) -> list[str]:
+        """Start again every camera worker whose thread died; their names."""
+        restarted = [name for name, worker in self.workers.items() if worker.restart()]
+        for name in restarted:
+            log.error(
+                "The worker of camera %s had died; restarted it (%d restart(s) so far)",
+                name,
+                self.workers[name].restarts,
+            )
+        return restarted
+
     def _healthy(self) -> bool:
+        self.restart_dead_workers()
         dead = [name for name, worker in self.workers.items() if not worker.alive]
         if not self._control_thread.is_alive():
             dead.append("control")
@@ -243,7 +257,9 @@ class Service:
     def _status_line(self) -> str:
         broker = "connected" if self.bridge.connected else "connecting"
         cameras = ", ".join(
-            f"{name} {worker.available_text}" for name, worker in self.workers.items()
+            f"{name} {worker.available_text}"
+            + (f" (worker restarted {worker.restarts}x)" if worker.restarts else "")
+            for name, worker in self.workers.items()
         )
         return f"MQTT {broker}; cameras: {cameras or 'none'}"
 

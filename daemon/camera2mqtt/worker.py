@@ -38,10 +38,13 @@ from camera2mqtt.cameras.base import (
     CameraUnreachable,
     Capability,
     ImageRef,
+    InvalidCommand,
     Property,
+    ProtocolError,
 )
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.files import check_free_space
 from camera2mqtt.homeassistant.store import LastPhoto
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
@@ -66,6 +69,8 @@ DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
 PROGRESS_EVENT_INTERVAL = 1.0  # seconds between download_progress events of one file
 AVAILABILITY_QOS = 1
 JPEG_SUFFIXES = (".jpg", ".jpeg")
+LOOP_RESTART_DELAY = 1.0  # seconds before the worker's loop runs again after it failed
+MEGABYTE = 1_000_000
 
 CameraFactory = Callable[[CameraConfig], Camera]
 
@@ -171,7 +176,9 @@ class CameraWorker:
         self._stopping = threading.Event()
         self._cancel = threading.Event()
         self._busy = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"camera-{config.name}", daemon=True)
+        self._thread = self._new_thread()
+        self.restarts = 0
+        """How often :meth:`restart` brought the thread back after it died."""
         self._camera: Camera | None = None
         self._available: bool | None = None
         self._state = _State()
@@ -285,6 +292,16 @@ class CameraWorker:
     def alive(self) -> bool:
         return self._thread.is_alive()
 
+    def restart(self) -> bool:
+        """Start a new thread if the worker's died (not after a stop); True if it did."""
+        if self._thread.is_alive() or self._stopping.is_set() or self._thread.ident is None:
+            return False
+        self.restarts += 1
+        self._busy.clear()
+        self._thread = self._new_thread()
+        self._thread.start()
+        return True
+
     def join(self, timeout: float) -> bool:
         self._thread.join(timeout)
         return not self._thread.is_alive()
@@ -297,18 +314,30 @@ class CameraWorker:
         with contextlib.suppress(queue.Full):  # a full queue wakes the worker anyway
             self._jobs.put_nowait(_WAKE)
 
+    def _new_thread(self) -> threading.Thread:
+        return threading.Thread(target=self._run, name=f"camera-{self.config.name}", daemon=True)
+
     def _run(self) -> None:
         try:
-            self._loop()
-        except Exception:
-            log.exception("The worker of camera %s failed", self.name)
+            while not self._stopping.is_set():
+                try:
+                    self._loop()
+                except Exception as error:
+                    # Report, drop the driver and go on: the next poll reconnects.
+                    self._report_failure("worker", error)
+                    self._stopping.wait(LOOP_RESTART_DELAY)
+        except BaseException:
+            log.critical("The worker of camera %s died", self.name, exc_info=True)
         finally:
-            if self._relay is not None:
-                self._relay.stop()
+            relay, self._relay = self._relay, None  # a restarted thread starts without one
+            if relay is not None:
+                relay.stop()
             self.live_feed.close()
             self._close_camera()
             if self._timelapses is not None:
                 self._timelapses.close()
+            if not self._stopping.is_set():
+                self._set_available(False)
 
     def _request_sync(self) -> None:
         self._sync_due = True
@@ -412,11 +441,16 @@ class CameraWorker:
             log.debug("Camera %s not reachable: %s", self.name, error)
             self._lost()
             return
-        except CameraError as error:
-            if str(error) != self._state.last_error:
-                log.warning("Camera %s: status failed: %s", self.name, error)
-            self._state.last_error = str(error)
-            self._publish_state()
+        except Exception as error:
+            if isinstance(error, CameraError) and not isinstance(error, ProtocolError):
+                if str(error) != self._state.last_error:
+                    log.warning("Camera %s: status failed: %s", self.name, error)
+                self._state.last_error = str(error)
+                if self._camera is None:
+                    self._set_available(False)
+                self._publish_state()
+            else:
+                self._report_failure("status", error)
             return
         self._apply_status(status)
         # What changes when a photo is taken on the camera itself: the frame count where
@@ -476,6 +510,23 @@ class CameraWorker:
     def _lost(self) -> None:
         self._close_camera()
         self._set_available(False)
+
+    def _report_failure(self, action: str, error: Exception) -> str:
+        """A reply the camera's driver could not make sense of, or a bug: log it, drop the
+        driver (the camera goes unavailable until the next poll reconnects), publish the
+        error as an event and in ``last_error``; return the one-sentence reason."""
+        if isinstance(error, CameraError):
+            message = str(error)
+            log.warning("Camera %s: %s failed: %s", self.name, action, message)
+        else:
+            message = f"Internal error ({type(error).__name__}); see the log."
+            log.error("Camera %s: %s failed", self.name, action, exc_info=error)
+        self._lost()
+        if message != self._state.last_error:
+            self._publish_event("error", action=action, error=message)
+        self._state.last_error = message
+        self._publish_state()
+        return message
 
     def _close_camera(self) -> None:
         camera, self._camera = self._camera, None
@@ -612,6 +663,9 @@ class CameraWorker:
         except CameraUnreachable as error:
             self._lost()
             return {}, str(error)
+        except ProtocolError as error:
+            self._lost()  # the driver may be out of step with the camera: reconnect
+            return {}, str(error)
         except (CameraError, ImageTooLarge, TimelapseError) as error:
             return {}, str(error)
         except OSError as error:
@@ -624,6 +678,7 @@ class CameraWorker:
             )
         except Exception as error:
             log.exception("Camera %s: %s failed", self.name, command.action)
+            self._lost()
             return {}, f"Internal error ({type(error).__name__}); see the log."
 
     def _failed(self, command: Command, message: str, *, reply: bool) -> None:
@@ -686,6 +741,7 @@ class CameraWorker:
             ]
         files = []
         for ref in wanted:
+            check_free_space(dest, ref.size, reserve=self.config.keep_free_mb * MEGABYTE)
             progress = _ProgressEvents(self._publish_event, ref)
             path = camera.download(ref, dest, progress=progress, cancel=self._cancel)
             self._state.counters.downloads += 1
@@ -699,7 +755,12 @@ class CameraWorker:
         camera = self._connect()
         when = command.time or datetime.now()
         if when.tzinfo is not None:  # cameras keep local time without a zone
-            when = when.astimezone().replace(tzinfo=None)
+            try:
+                when = when.astimezone().replace(tzinfo=None)
+            except (OverflowError, ValueError, OSError):
+                raise InvalidCommand(
+                    f"The time {command.time} is out of range; give a recent date and time."
+                ) from None
         camera.set_clock(when)
         return {"time": when.isoformat(timespec="seconds")}
 
