@@ -50,7 +50,7 @@ from camera2mqtt.cameras.wifi.client import (
 )
 from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist, parse_xml
 from camera2mqtt.cameras.wifi.imglist import parse_imglist
-from camera2mqtt.cameras.wifi.liveview import LiveView
+from camera2mqtt.cameras.wifi.liveview import DEFAULT_FIRST_FRAME_TIMEOUT, LiveView
 from camera2mqtt.cameras.wifi.rtp import FrameInfo, MediaInfo
 from camera2mqtt.cameras.wifi.udp import accept_only, local_address_towards
 from camera2mqtt.files import write_atomically
@@ -154,6 +154,7 @@ class WifiCamera(Camera):
         new_file_wait: float = NEW_FILE_WAIT,
         deadline: float | None = None,
         min_transfer_rate: float = MIN_TRANSFER_RATE,
+        liveview_timeout: float = DEFAULT_FIRST_FRAME_TIMEOUT,
     ) -> None:
         self.host = host
         self.port = port
@@ -166,6 +167,7 @@ class WifiCamera(Camera):
         # A command's overall deadline leaves room for its retries at the read timeout.
         self.deadline = deadline if deadline is not None else max(DEFAULT_DEADLINE, 3 * timeout)
         self.min_transfer_rate = min_transfer_rate
+        self.liveview_timeout = liveview_timeout
         self._client = WifiClient(host, port, timeout=timeout, deadline=self.deadline)
         self._commands: CommandList | None = None
         self._mode: str | None = None
@@ -364,7 +366,11 @@ class WifiCamera(Camera):
         """One live-view JPEG: start the stream, keep the first good frame, stop it again."""
         self.require(Capability.SNAPSHOT)
         with LiveView(
-            self, port=self.liveview_port, size=self.liveview_size, camera_host=self.host
+            self,
+            port=self.liveview_port,
+            size=self.liveview_size,
+            camera_host=self.host,
+            first_frame_timeout=self.liveview_timeout,
         ) as live:
             frame = live.latest_frame()
         self._frame_info = frame.info

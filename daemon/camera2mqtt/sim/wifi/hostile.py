@@ -86,6 +86,7 @@ class HostileCamera(StartStop):
         self.trickle_interval = trickle_interval
         self._requested_port = port
         self._lock = threading.Lock()
+        self._seen = threading.Condition(self._lock)
         self._attacks: dict[str, Attack] = {}
         self.requests: Counter[str] = Counter()
         self._stopping = threading.Event()
@@ -109,6 +110,11 @@ class HostileCamera(StartStop):
     def count(self, target: str) -> int:
         with self._lock:
             return self.requests[target]
+
+    def wait_requests(self, target: str, count: int = 1, timeout: float = 10.0) -> bool:
+        """Wait until ``target`` was requested ``count`` times; False on timeout."""
+        with self._seen:
+            return self._seen.wait_for(lambda: self.requests[target] >= count, timeout)
 
     # -- life cycle ---------------------------------------------------------------------------
 
@@ -238,8 +244,9 @@ class _Handler(BaseHTTPRequestHandler):
         camera = self.server.camera
         path, _, query = self.path.partition("?")
         target, body, content_type = camera._reply(unquote(path), query)
-        with camera._lock:
+        with camera._seen:
             camera.requests[target] += 1
+            camera._seen.notify_all()
         attack = camera.attack_of(target)
         try:
             self._send(camera, target, attack, body, content_type)

@@ -211,7 +211,8 @@ class RtpStreamer:
 
     ``start(dest, size)`` / ``stop()`` is the interface the Wi-Fi simulator calls. The
     destination must be a loopback address unless ``allow_remote`` is set, so a test or a
-    demo can never spray UDP at the network.
+    demo can never spray UDP at the network. ``source_host`` sends from that local address
+    (e.g. ``127.0.0.2``, to play someone on the network spoofing the camera's stream).
     """
 
     def __init__(
@@ -227,6 +228,7 @@ class RtpStreamer:
         pictures: FramePictures | None = None,
         picture: Callable[[int, int, int], bytes] | None = None,
         allow_remote: bool = False,
+        source_host: str | None = None,
         seed: int = 0,
     ) -> None:
         if fps <= 0:
@@ -245,6 +247,7 @@ class RtpStreamer:
         self._next_timestamp = first_timestamp
         self._picture = picture or (pictures or FramePictures(seed=seed)).picture
         self._allow_remote = allow_remote
+        self._source_host = source_host
         self._thread: threading.Thread | None = None
         self._stop = threading.Event()
         self._finished = threading.Event()
@@ -326,6 +329,8 @@ class RtpStreamer:
         sent = 0
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
             try:
+                if self._source_host is not None:
+                    sock.bind((self._source_host, 0))
                 start = time.monotonic()
                 slot = 0
                 while not self._stop.is_set():
