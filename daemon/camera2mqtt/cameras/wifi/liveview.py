@@ -717,6 +717,15 @@ class LiveView(StartStop):
         """The UDP port frames arrive on (0 before :meth:`start`)."""
         return self._port
 
+    @property
+    def address(self) -> tuple[str, int] | None:
+        """The local address and port the session receives on (None when not running)."""
+        sock = self._sock
+        if sock is None:
+            return None
+        host, port = sock.getsockname()
+        return host, port
+
     def start(self) -> LiveView:
         """Bind the UDP port, start receiving, then ask the camera to stream to it."""
         if self._sock is not None:
