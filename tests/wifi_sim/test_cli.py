@@ -138,3 +138,37 @@ def test_power_on_after_brings_the_camera_back():
         if process.poll() is None:
             process.kill()
             process.wait(timeout=EXIT_TIMEOUT_S)
+
+
+def test_hostile_mode_serves_the_chosen_attack_until_a_signal():
+    from camera2mqtt.cameras.base import ProtocolError
+    from camera2mqtt.cameras.wifi import WifiCamera
+
+    process = start("--hostile", "get_imglist=fan-out")
+    try:
+        line = read_line(process, START_TIMEOUT_S)
+        match = re.fullmatch(
+            r"camera2mqtt hostile wifi camera \(get_imglist=fan-out\) listening on "
+            r"http://127\.0\.0\.1:(\d+)",
+            line,
+        )
+        assert match, line
+        camera = WifiCamera("127.0.0.1", int(match.group(1)), timeout=5)
+        assert camera.connect().model == "E-M1MarkIII"
+        with pytest.raises(ProtocolError, match="more than 1000 folders"):
+            camera.list_images()
+        camera.close()
+        process.send_signal(signal.SIGINT)
+        assert process.wait(EXIT_TIMEOUT_S) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_hostile_mode_refuses_an_unknown_attack_in_one_sentence():
+    process = start("--hostile", "get_imglist=nope")
+    _out, err = process.communicate(timeout=EXIT_TIMEOUT_S)
+    assert process.returncode != 0
+    assert b"give TARGET=ATTACK" in err
+    assert b"Traceback" not in err

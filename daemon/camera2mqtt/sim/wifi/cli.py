@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 from camera2mqtt.lifecycle import stop_on_signals
+from camera2mqtt.sim.wifi.hostile import Attack, HostileCamera
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
 from camera2mqtt.sim.wifi.models import MODELS
 from camera2mqtt.sim.wifi.server import LOOPBACK, SimulatorError, WifiSimulator
@@ -58,7 +59,49 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
         help="after exec_pwoff, switch the camera back on this many seconds later "
         "(default: it stays off until the simulator is stopped)",
     )
+    parser.add_argument(
+        "--hostile",
+        action="append",
+        metavar="TARGET=ATTACK",
+        help="play a hostile camera instead, whose reply to TARGET (a command such as "
+        "get_imglist, or FILE for downloads) attacks the client; ATTACK is one of "
+        f"{', '.join(attack.value for attack in Attack)}; repeatable",
+    )
     parser.set_defaults(func=run)
+
+
+def _attacks(specs: list[str]) -> list[tuple[str, Attack]]:
+    attacks = []
+    for spec in specs:
+        target, _, name = spec.partition("=")
+        try:
+            attacks.append((target.strip(), Attack(name.strip())))
+        except ValueError:
+            raise SimulatorError(
+                f"--hostile {spec}: give TARGET=ATTACK with ATTACK one of "
+                f"{', '.join(attack.value for attack in Attack)}"
+            ) from None
+        if not target.strip():
+            raise SimulatorError(f"--hostile {spec}: name the command (or FILE) to attack")
+    return attacks
+
+
+def _run_hostile(args: argparse.Namespace) -> int:
+    attacks = _attacks(args.hostile)
+    with (
+        stop_on_signals() as stop,
+        HostileCamera(args.model, host=args.host, port=args.port) as camera,
+    ):
+        for target, attack in attacks:
+            camera.attack(target, attack)
+        shown = ", ".join(f"{target}={attack.value}" for target, attack in attacks)
+        print(
+            f"camera2mqtt hostile wifi camera ({shown}) listening on "
+            f"http://{args.host}:{camera.port}",
+            flush=True,
+        )
+        stop.wait()
+    return 0
 
 
 def _serve(sim: WifiSimulator, stop: threading.Event, power_on_after: float | None) -> None:
@@ -80,6 +123,8 @@ def run(args: argparse.Namespace) -> int:
         raise SimulatorError(f"--port {args.port} is not a TCP port; give 0-65535")
     if args.power_on_after is not None and args.power_on_after < 0:
         raise SimulatorError("--power-on-after must be 0 seconds or more")
+    if args.hostile:
+        return _run_hostile(args)
     with (
         stop_on_signals() as stop,
         WifiSimulator(
