@@ -245,3 +245,13 @@ def test_raw_and_power_off_are_refused_by_name_not_a_type_error(camera: SerialCa
         camera.raw("get_caminfo")
     with pytest.raises(Unsupported, match="power off"):
         camera.power_off()
+
+
+def test_a_clock_time_outside_the_register_is_a_clear_error(
+    camera: SerialCamera, sim: SerialSimulator
+) -> None:
+    sent = len(sim.command_log)
+    for moment in (datetime(1, 1, 1), datetime(9999, 12, 31)):
+        with pytest.raises(InvalidCommand, match="between 1970 and 2106"):
+            camera.set_clock(moment)
+    assert len(sim.command_log) == sent  # nothing reached the camera
