@@ -7,7 +7,8 @@ Usage: python bench/liveview.py [--frames N] [--seconds S]
    datagrams one ``recv_into`` at a time, (a') a bare loop that receives them in batches
    exactly as our receiver does, and (b) our receiver (the batch receive and
    ``FrameAssembler.consume`` loop that ``pump`` runs on the LiveView thread). The three
-   take turns chunk by chunk, so a change in the machine's speed hits them alike. Only the
+   take turns chunk by chunk, so a change in the machine's speed hits them alike; (b+src)
+   is (b) checking each datagram's sender, as a session given the camera's address does. Only the
    receiving is timed, and the sender never runs at the same time as a receiver, so
    nothing is lost and nothing competes for a core.
 2. CPU share: a real LiveView session receives a paced 30 fps stream from an RtpStreamer in
@@ -159,11 +160,15 @@ class OurReceiver(Loop):
 
     name = "b"
 
+    source: str | None = None
+
     def __init__(self) -> None:
         super().__init__()
         self.assembler = FrameAssembler()
         # Made once per socket, as a LiveView session does (and as the batched bare loop does).
-        self.next_batch = datagram_source(self.receiver, MAX_DATAGRAM, head_size=HEADER_SIZE)
+        self.next_batch = datagram_source(
+            self.receiver, MAX_DATAGRAM, head_size=HEADER_SIZE, source=self.source
+        )
         self.stop = threading.Event()
         self.wanted = 0
         self.frames = 0
@@ -193,10 +198,17 @@ class OurReceiver(Loop):
             raise SystemExit(f"the receiver lost data during the bench: {counters.summary()}")
 
 
+class OurCheckedReceiver(OurReceiver):
+    """(b+src) Ours, dropping datagrams from any other address than the camera's."""
+
+    name = "b+src"
+    source = HOST
+
+
 def one_round(stream: list[list[bytes]]) -> dict[str, float]:
     """Frames/s of each loop over the whole stream. The loops take turns chunk by chunk
-    (in a rotating order), so a change in the machine's speed hits all three alike."""
-    loops: list[Loop] = [BareLoop(), BatchedBareLoop(), OurReceiver()]
+    (in a rotating order), so a change in the machine's speed hits them all alike."""
+    loops: list[Loop] = [BareLoop(), BatchedBareLoop(), OurReceiver(), OurCheckedReceiver()]
     try:
         room = min(loop.room for loop in loops)
         for number, chunk in enumerate(chunks(stream, room)):
@@ -320,6 +332,12 @@ def main() -> int:
     print(f"(a)  bare loop, one recv each : {bare_fps:9.0f} frames/s (best of {args.rounds})")
     print(f"(a') bare loop, batched recv  : {batched_fps:9.0f} frames/s (best of {args.rounds})")
     print(f"(b)  camera2mqtt receiver     : {our_fps:9.0f} frames/s (best of {args.rounds})")
+    checked = [fps["b+src"] for fps in rounds]
+    print(
+        f"(b+src) ours, sender checked : {max(checked):9.0f} frames/s (best of {args.rounds}); "
+        f"per-round b+src/b median "
+        f"{statistics.median(c / b for c, b in zip(checked, ours, strict=True)):.2f}"
+    )
     print(f"ratio b/a  (best / best)      : {ratio:9.2f}   (target >= {TARGET_RATIO})")
     print(f"ratio b/a' (like for like)    : {like_ratio:9.2f}   (target >= {TARGET_RATIO})")
     for name, values in (("b/a ", ratios), ("b/a'", like_ratios)):

@@ -212,6 +212,9 @@ class _BatchReceiver:
     def _from_source(self, heads: bytes, bodies: list[bytes], count: int) -> DatagramBatch:
         """The batch without the datagrams another address sent."""
         names, source = self._names_view, self._source
+        first = names[:_SOCKADDR_IN].tobytes()
+        if first[4:8] == source and names[: count * _SOCKADDR_IN] == first * count:
+            return DatagramBatch(heads, bodies)  # all from one port of the camera's address
         foreign = [
             index
             for index in range(count)
