@@ -4,11 +4,13 @@ a bound set by the driver's deadlines, reports each failure and reconnects after
 from __future__ import annotations
 
 import time
+import tracemalloc
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from camera2mqtt.cameras.wifi.camera import IMGLIST_REPLY_BYTES
 from camera2mqtt.sim.wifi.hostile import FILE, Attack, HostileCamera
 from tests.hostile.conftest import ANSWER_WITHIN, Rig, make_rig
 
@@ -147,3 +149,26 @@ def test_set_clock_out_of_range_is_a_clear_error(rig: Rig) -> None:
     assert "between 1980 and 2099" in reply["error"]
     assert not any("set_utctimediff" in name for name in rig.hostile.requests)
     assert rig.worker.available_text == "online"
+
+
+def test_floods_keep_the_worker_memory_bounded(rig: Rig) -> None:
+    rig.wait_availability("online")
+    tracemalloc.start()  # every thread: the worker's allocations are counted too
+    try:
+        for target, attack, body in (
+            ("get_imglist", Attack.ENDLESS, {"action": "download", "which": "new"}),
+            ("get_unusedcapacity", Attack.ENDLESS, {"action": "status"}),
+        ):
+            mark = rig.published.mark()
+            rig.hostile.attack(target, attack)
+            reply = rig.command(body)
+            assert reply["status"] == "error", reply
+            assert "larger than" in reply["error"]
+            rig.hostile.attack(target, None)
+            if rig.worker.available_text != "online":
+                rig.wait_availability("online", after=mark)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 3 * IMGLIST_REPLY_BYTES, peak
+    assert rig.worker.alive
