@@ -10,7 +10,6 @@ listens on loopback.
 from __future__ import annotations
 
 import enum
-import itertools
 import logging
 import threading
 from collections import Counter
@@ -39,6 +38,7 @@ HUGE_THUMBNAIL_BYTES = 300 << 20
 NESTING = 3000
 FAN_OUT = 20
 ENDLESS_CHUNK = 64 * 1024
+ENDLESS_LINES = 2000
 POLL_S = 0.05
 
 
@@ -292,11 +292,10 @@ class _Handler(BaseHTTPRequestHandler):
         """Send ``start`` then filler until the client or the server stops."""
         if start.startswith(b"VER_100"):
             line = f"{FOLDER},P{{:07d}}.JPG,1000,0,{FAT_DATE},{FAT_TIME}\r\n"
+            block = "".join(line.format(number) for number in range(ENDLESS_LINES)).encode()
             self._write(b"VER_100\r\n")
-            for number in itertools.count():
-                if camera._stopping.is_set():
-                    return
-                self._write("".join(line.format(number * 1000 + i) for i in range(1000)).encode())
+            while not camera._stopping.is_set():
+                self._write(block)  # the same names over and over
             return
         self._write(start)
         filler = bytes(ENDLESS_CHUNK)
