@@ -112,3 +112,13 @@ def test_a_fanning_folder_tree_stops_at_the_folder_cap(
     with pytest.raises(ProtocolError, match="more than 1000 folders"):
         camera.list_images()
     assert hostile.count("get_imglist") - before == 1000
+
+
+def test_a_slow_fanning_tree_stops_at_the_listing_deadline(hostile: HostileCamera) -> None:
+    driver = hostile_driver("127.0.0.1", hostile.port, list_deadline=0.5)
+    driver.connect()
+    hostile.attack("get_imglist", Attack.FAN_OUT)
+    started = time.monotonic()
+    with pytest.raises(CameraTimeout, match=r"Listing the card took more than 0\.5 s"):
+        driver.list_images()
+    assert time.monotonic() - started < 0.5 + LATEST

@@ -28,6 +28,7 @@ from camera2mqtt.cameras.base import (
     CameraError,
     CameraInfo,
     CameraStatus,
+    CameraTimeout,
     Capability,
     CommandRejected,
     ImageRef,
@@ -95,6 +96,8 @@ MAX_FOLDER_DEPTH = 8
 MAX_FOLDERS = 1000
 """Folders listed at most in one walk of the card (a card holds at most 900 in DCIM)."""
 MAX_LISTED_FILES = 100_000
+LIST_DEADLINE = 120.0
+"""Seconds a whole walk of the card may take, however many folders it lists."""
 XML_REPLY_BYTES = 1 << 20
 """Largest XML reply read (command lists and property lists are tens of kilobytes)."""
 IMGLIST_REPLY_BYTES = 8 << 20
@@ -155,6 +158,7 @@ class WifiCamera(Camera):
         deadline: float | None = None,
         min_transfer_rate: float = MIN_TRANSFER_RATE,
         liveview_timeout: float = DEFAULT_FIRST_FRAME_TIMEOUT,
+        list_deadline: float = LIST_DEADLINE,
     ) -> None:
         self.host = host
         self.port = port
@@ -168,6 +172,7 @@ class WifiCamera(Camera):
         self.deadline = deadline if deadline is not None else max(DEFAULT_DEADLINE, 3 * timeout)
         self.min_transfer_rate = min_transfer_rate
         self.liveview_timeout = liveview_timeout
+        self.list_deadline = list_deadline
         self._client = WifiClient(host, port, timeout=timeout, deadline=self.deadline)
         self._commands: CommandList | None = None
         self._mode: str | None = None
@@ -433,8 +438,14 @@ class WifiCamera(Camera):
         """Every file under ``root``, folder by folder, within the folder and file caps."""
         folders = [(root, 0)]
         listed = 0
+        deadline = time.monotonic() + self.list_deadline
         while folders:
             folder, depth = folders.pop()
+            if time.monotonic() > deadline:
+                raise CameraTimeout(
+                    f"Listing the card took more than {self.list_deadline:g} s ({listed} "
+                    "folders); the camera answers too slowly. Check that it is still in range."
+                )
             listed += 1
             if listed > MAX_FOLDERS:
                 raise ProtocolError(
