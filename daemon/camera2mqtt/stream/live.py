@@ -198,7 +198,7 @@ class LiveFeed:
         wake: Callable[[], object] | None = None,
         liveview_port: int = 0,
         liveview_size: str | None = None,
-        bind_host: str = "0.0.0.0",
+        bind_host: str | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.hub = FrameHub(on_change=wake)
@@ -285,6 +285,8 @@ class LiveFeed:
             port=self._liveview_port,
             size=self._liveview_size,
             bind_host=self._bind_host,
+            # Datagrams from the camera's address only, on the address that routes to it.
+            camera_host=getattr(camera, "host", None),
             on_frame=self._on_frame,
         )
         self._dropped_seen = 0
