@@ -471,6 +471,8 @@ class CameraWorker:
                 log.debug("Camera %s went away while listing: %s", self.name, error)
                 self._card_signature = None
                 self._lost()
+            except ProtocolError as error:  # a listing too large or garbled: not on every poll
+                log.warning("Camera %s: looking for new photos failed: %s", self.name, error)
             except CameraError as error:  # a thumbnail that failed: try again next poll
                 log.warning("Camera %s: looking for new photos failed: %s", self.name, error)
                 self._card_signature = None

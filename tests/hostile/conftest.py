@@ -32,6 +32,8 @@ ANSWER_WITHIN = 8.0
 """Seconds a command may take to be answered against any attack: a few requests, each
 bounded by REQUEST_DEADLINE, plus the poll that reconnects."""
 POLL_INTERVAL = 0.2
+LIST_DEADLINE = 20.0
+"""Seconds a walk of the card may take (a fan-out is 1,000 quick requests)."""
 
 
 @dataclass
@@ -118,13 +120,17 @@ class Rig:
 
 
 def hostile_driver(host: str, port: int, **options: Any) -> WifiCamera:
+    """The Wi-Fi driver with short timeouts (the hostile camera never streams live view)."""
     return WifiCamera(
         host,
         port,
-        timeout=READ_TIMEOUT,
-        status_timeout=READ_TIMEOUT,
-        deadline=REQUEST_DEADLINE,
-        **options,
+        **{
+            "timeout": READ_TIMEOUT,
+            "status_timeout": READ_TIMEOUT,
+            "deadline": REQUEST_DEADLINE,
+            "liveview_timeout": READ_TIMEOUT,
+            **options,
+        },
     )
 
 
@@ -144,7 +150,7 @@ def make_rig(
 ) -> Iterator[Rig]:
     """A started worker for ``hostile`` (``config``: WifiCameraConfig fields, ``driver``:
     WifiCamera options); stopped when the iterator is resumed."""
-    options = {"min_transfer_rate": 50_000, **(driver or {})}
+    options = {"min_transfer_rate": 50_000, "list_deadline": LIST_DEADLINE, **(driver or {})}
     cfg = WifiCameraConfig(
         name="cam",
         host="127.0.0.1",
@@ -166,4 +172,4 @@ def make_rig(
         yield Rig(hostile, worker, published, cfg.download_dir)
     finally:
         worker.request_stop()
-        assert worker.join(5), "the worker did not stop"
+        assert worker.join(LIST_DEADLINE + 5), "the worker did not stop"

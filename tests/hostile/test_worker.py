@@ -89,8 +89,6 @@ def test_download_is_refused_in_time_and_leaves_nothing(
     assert not any(rig.download_dir.iterdir()) if rig.download_dir.exists() else True
     if attack is Attack.HUGE_SIZE:
         assert rig.hostile.count(FILE) == 0  # refused before a byte was asked for
-    if attack is Attack.FAN_OUT:
-        assert rig.hostile.count("get_imglist") <= 1001
     rig.hostile.attack(target, None)
     mark = rig.published.mark()
     if rig.worker.available_text != "online":

@@ -16,7 +16,14 @@ from camera2mqtt.mqtt.topics import Topics
 from camera2mqtt.service import Service
 from camera2mqtt.sim.wifi.hostile import HostileCamera
 from camera2mqtt.worker import CameraWorker
-from tests.hostile.conftest import ANSWER_WITHIN, POLL_INTERVAL, Published, hostile_driver
+from tests.hostile.conftest import (
+    ANSWER_WITHIN,
+    POLL_INTERVAL,
+    READ_TIMEOUT,
+    REQUEST_DEADLINE,
+    Published,
+    hostile_driver,
+)
 
 JOIN_TIMEOUT = 5.0
 
@@ -52,7 +59,14 @@ def test_a_bug_in_a_poll_is_reported_and_the_camera_reconnects(
 
     def factory(cfg: WifiCameraConfig) -> WifiCamera:
         factory_calls.append(cfg.name)
-        return _BuggyOnce(cfg.host, cfg.port, timeout=0.3, status_timeout=0.3, deadline=1.0)
+        return _BuggyOnce(
+            cfg.host,
+            cfg.port,
+            timeout=READ_TIMEOUT,
+            status_timeout=READ_TIMEOUT,
+            deadline=REQUEST_DEADLINE,
+            liveview_timeout=READ_TIMEOUT,
+        )
 
     worker = CameraWorker(
         _config(hostile.port, tmp_path),
