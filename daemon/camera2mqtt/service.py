@@ -33,6 +33,7 @@ from camera2mqtt.mqtt.commands import (
     parse_command,
 )
 from camera2mqtt.mqtt.discovery import CameraDescription
+from camera2mqtt.mqtt.outbox import OutboxLimits
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
 from camera2mqtt.statedb import StateDB
 from camera2mqtt.stream.mjpeg import MjpegServer, parse_listen
@@ -93,6 +94,7 @@ class Service:
         camera_factory: CameraFactory = open_camera,
         discovery_debounce: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        outbox_limits: OutboxLimits | None = None,
     ) -> None:
         self.config = config
         self.topics = Topics(config.mqtt.base_topic, config.mqtt.discovery_prefix)
@@ -110,6 +112,7 @@ class Service:
             subscriptions=tuple(subscriptions),
             on_connect=lambda: self._control.put(_Connected()),
             on_message=self._route_message,
+            outbox_limits=outbox_limits,
         )
         self._db = StateDB.in_state_dir(config.state_dir)
         self._store = HomeAssistantStore(self._db, state_dir=config.state_dir)
@@ -301,7 +304,8 @@ class Service:
                 return
             if not worker.submit(command):
                 raise CommandError(
-                    f"Camera {name} has too many jobs waiting; try again when it has finished.",
+                    f"Camera {name} is busy: too many jobs are waiting; try again when it "
+                    "has finished.",
                     transaction=command.transaction,
                     action=command.action,
                 )

@@ -8,6 +8,12 @@ the ``on_connect`` / ``on_message`` hooks, which must only parse and enqueue.
 The bridge announces itself on ``<base>/bridge/state``: ``online`` after each connect,
 ``offline`` on a clean stop and, through the broker's last will, on an abrupt drop. Both are
 retained with QoS 1.
+
+``publish`` never hands a message to paho directly: it goes to the :class:`Outbox`, and one
+sender thread passes messages on to paho only while connected and only a few at a time, so
+paho's own queue never fills and never drops anything. On every reconnect the messages paho
+still held unconfirmed are taken back into the outbox (where an older retained value gives
+way to a newer one), ``online`` is published first, then everything waiting.
 """
 
 from __future__ import annotations
@@ -16,7 +22,9 @@ import contextlib
 import logging
 import socket
 import ssl
+import sys
 import threading
+import time
 from collections.abc import Callable
 
 import paho.mqtt.client as mqtt
@@ -24,7 +32,9 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from camera2mqtt.config import EX_CONFIG, MqttConfig
 from camera2mqtt.errors import Camera2MqttError
-from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, Topics
+from camera2mqtt.mqtt.outbox import MessageKind, Outbox, OutboxLimits, OutgoingMessage
+from camera2mqtt.mqtt.throttle import Throttle
+from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, TopicError, Topics
 
 __all__ = ["BridgeError", "MessageHandler", "MqttBridge"]
 
@@ -32,8 +42,11 @@ log = logging.getLogger(__name__)
 
 RECONNECT_MIN_DELAY = 1
 RECONNECT_MAX_DELAY = 5  # seconds; a broker back after an outage is found again within this
-MAX_QUEUED_MESSAGES = 1000
+# Messages handed to paho and not yet confirmed; the rest wait in the outbox, where an
+# outage keeps only what is still true. paho's own queue is unbounded and stays this short.
+MAX_PENDING = 100
 BRIDGE_QOS = 1
+CONNECT_FAILURE_LOG_INTERVAL = 60.0  # seconds between two logs of the same failure
 
 # Linux only: acknowledge received TCP data at once instead of after the delayed-ACK timer.
 _TCP_QUICKACK: int | None = getattr(socket, "TCP_QUICKACK", None)
@@ -72,6 +85,8 @@ class MqttBridge:
         subscriptions: tuple[str, ...] = (),
         on_connect: Callable[[], None] | None = None,
         on_message: MessageHandler | None = None,
+        outbox_limits: OutboxLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._config = config
         self._topics = topics
@@ -79,7 +94,17 @@ class MqttBridge:
         self._on_connect_hook = on_connect
         self._on_message_hook = on_message
         self._connected = threading.Event()
+        self._disconnected = threading.Event()
         self._stopping = False
+        # Guards the outbox, _pending and _sendable; never held while calling into paho.
+        self._lock = threading.Condition()
+        self._outbox = Outbox(limits=outbox_limits, clock=clock)
+        self._pending = 0  # handed to paho, not yet confirmed
+        self._sendable = False  # connected, as far as the sender knows
+        self._closed = False
+        self._sender = threading.Thread(target=self._send_loop, name="mqtt-sender", daemon=True)
+        self._connect_failures = Throttle(CONNECT_FAILURE_LOG_INTERVAL, clock=clock)
+        self._last_failure: str | None = None
         client = mqtt.Client(
             CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
@@ -88,7 +113,7 @@ class MqttBridge:
         )
         client.enable_logger(_paho_log)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
-        client.max_queued_messages_set(MAX_QUEUED_MESSAGES)
+        client.max_queued_messages_set(0)  # unbounded: the outbox limits what paho gets
         client.will_set(topics.bridge_state, OFFLINE, qos=BRIDGE_QOS, retain=True)
         if config.username is not None:
             client.username_pw_set(config.username, config.password)
@@ -107,6 +132,7 @@ class MqttBridge:
                 ) from None
             client.tls_insecure_set(config.tls.insecure)
         client.on_connect = self._handle_connect
+        client.on_connect_fail = self._handle_connect_fail
         client.on_disconnect = self._handle_disconnect
         client.on_message = self._handle_message
         client.on_publish = self._handle_publish
@@ -120,6 +146,9 @@ class MqttBridge:
         reason_code: mqtt.ReasonCode,
         properties: mqtt.Properties,
     ) -> None:
+        with self._lock:
+            self._pending = max(0, self._pending - 1)
+            self._lock.notify_all()
         # The broker's PUBACK would otherwise wait for our delayed TCP ACK (40 ms on Linux),
         # and with the broker's default Nagle setting the next command it forwards to us
         # waits behind it. Acknowledging at once keeps command latency low on a stock broker.
@@ -140,13 +169,20 @@ class MqttBridge:
             self._config.client_id,
             " over TLS" if self._config.tls else "",
         )
+        self._sender.start()
         self._client.connect_async(self._config.host, self._config.port, self._config.keepalive)
         self._client.loop_start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Publish ``offline`` (bounded wait), disconnect and end the network thread."""
+        """Send what is waiting and ``offline`` (bounded wait), disconnect, end the threads."""
         self._stopping = True
+        deadline = time.monotonic() + timeout
         if self._connected.is_set():
+            with self._lock:
+                self._lock.wait_for(
+                    lambda: not (self._outbox or self._pending) or not self._sendable,
+                    timeout=max(0.1, timeout / 2),
+                )
             info = self._client.publish(
                 self._topics.bridge_state, OFFLINE, qos=BRIDGE_QOS, retain=True
             )
@@ -157,6 +193,15 @@ class MqttBridge:
         self._client.disconnect()
         self._client.loop_stop()
         self._connected.clear()
+        with self._lock:
+            self._closed = True
+            self._sendable = False
+            unsent = len(self._outbox)
+            self._lock.notify_all()
+        if self._sender.is_alive():
+            self._sender.join(max(0.1, deadline - time.monotonic()))
+        if unsent:
+            log.warning("Stopped with %d message(s) not sent to the MQTT broker.", unsent)
 
     @property
     def max_payload_bytes(self) -> int:
@@ -169,33 +214,98 @@ class MqttBridge:
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
 
+    def wait_disconnected(self, timeout: float) -> bool:
+        """Wait until a connection that was up has been lost."""
+        return self._disconnected.wait(timeout)
+
     # -- publishing ---------------------------------------------------------------------------
 
     def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
     ) -> bool:
-        """Queue a message; returns False when it was dropped (not connected at QoS 0, full,
-        or larger than ``mqtt.max_payload_bytes``)."""
-        size = len(payload.encode() if isinstance(payload, str) else payload)
-        if size > self._config.max_payload_bytes:
+        """Accept a message for the broker; returns False when it was dropped (larger than
+        ``mqtt.max_payload_bytes``, or a reply or event beyond the outbox's bounds).
+
+        Thread-safe and never blocks on the network; the sender thread hands it to paho."""
+        data = payload.encode() if isinstance(payload, str) else bytes(payload)
+        if len(data) > self._config.max_payload_bytes:
             log.error(
                 "Not publishing %d bytes to %s: more than mqtt.max_payload_bytes (%d).",
-                size,
+                len(data),
                 topic,
                 self._config.max_payload_bytes,
             )
             return False
+        message = OutgoingMessage(
+            topic=topic,
+            payload=data,
+            qos=self._config.qos if qos is None else qos,
+            retain=retain,
+            kind=self._kind_of(topic, retain),
+        )
+        with self._lock:
+            if self._closed:
+                log.debug("Not publishing to %s: the bridge is stopped", topic)
+                return False
+            accepted = self._outbox.put(message)
+            self._lock.notify_all()
+        return accepted
+
+    @property
+    def dropped(self) -> dict[str, int]:
+        """Replies and events dropped since the start because the outbox was full."""
+        with self._lock:
+            return self._outbox.dropped
+
+    def _kind_of(self, topic: str, retain: bool) -> MessageKind:
+        if retain:
+            return MessageKind.LATEST
+        camera, _, leaf = topic.removeprefix(f"{self._topics.base}/").partition("/")
+        try:
+            topics = self._topics.camera(camera) if camera and "/" not in leaf else None
+        except TopicError:
+            topics = None
+        if topics is not None and topic == topics.response:
+            return MessageKind.REPLY
+        if topics is not None and topic == topics.snapshot:
+            return MessageKind.LATEST  # an older live-view frame is worth nothing
+        return MessageKind.EVENT
+
+    # -- the sender thread ---------------------------------------------------------------------
+
+    def _send_loop(self) -> None:
+        while True:
+            with self._lock:
+                self._lock.wait_for(
+                    lambda: (
+                        self._closed
+                        or (self._sendable and self._pending < MAX_PENDING and bool(self._outbox))
+                    )
+                )
+                if self._closed:
+                    return
+                message = self._outbox.pop()
+                assert message is not None
+                self._pending += 1
+            self._hand_to_paho(message)
+
+    def _hand_to_paho(self, message: OutgoingMessage) -> None:
         try:
             info = self._client.publish(
-                topic, payload, qos=self._config.qos if qos is None else qos, retain=retain
+                message.topic, message.payload, qos=message.qos, retain=message.retain
             )
         except (ValueError, TypeError) as error:
-            log.error("Not publishing to %s: %s", topic, error)
-            return False
-        if info.rc != mqtt.MQTT_ERR_SUCCESS:
-            log.debug("Message to %s not sent now (%s)", topic, mqtt.error_string(info.rc))
-            return False
-        return True
+            log.error("Not publishing to %s: %s", message.topic, error)
+            with self._lock:
+                self._pending = max(0, self._pending - 1)
+            return
+        if info.rc == mqtt.MQTT_ERR_SUCCESS:
+            return
+        # QoS 0 while the connection just went away: keep it for the next connection.
+        with self._lock:
+            self._pending = max(0, self._pending - 1)
+            self._sendable = False
+            self._outbox.put_back([message])
 
     # -- paho callbacks (network thread: never block, never raise) -----------------------------
 
@@ -209,22 +319,75 @@ class MqttBridge:
     ) -> None:
         try:
             if reason_code.is_failure:
-                log.error(
-                    "The MQTT broker refused the connection: %s; check mqtt.username, "
-                    "mqtt.password and the broker's ACLs.",
-                    reason_code,
+                self._log_connect_failure(
+                    f"the broker refused the connection ({reason_code})",
+                    "check mqtt.username, mqtt.password, mqtt.client_id and the broker's ACLs",
                 )
                 return
             log.info("Connected to MQTT broker %s:%d", self._config.host, self._config.port)
+            self._connect_failures.reset()
+            self._last_failure = None
             # Subscribe first: whoever sees "online" can rely on the subscriptions being active.
             for topic in self._subscriptions:
                 client.subscribe(topic, qos=1)
+            # What paho still holds from the last connection goes back to the outbox, so that
+            # "online" is sent first and a newer retained value is not overtaken by an older one.
+            unconfirmed = [
+                OutgoingMessage(
+                    topic=m.topic,
+                    payload=m.payload,
+                    qos=m.qos,
+                    retain=m.retain,
+                    kind=self._kind_of(m.topic, m.retain),
+                )
+                for m in client.drop_out_messages()
+                if m.topic != self._topics.bridge_state
+            ]
             client.publish(self._topics.bridge_state, ONLINE, qos=BRIDGE_QOS, retain=True)
+            with self._lock:
+                self._outbox.put_back(unconfirmed)
+                self._outbox.report()
+                self._pending = 1  # "online"
+                self._sendable = True
+                self._lock.notify_all()
+            self._disconnected.clear()
             self._connected.set()
             if self._on_connect_hook is not None:
                 self._on_connect_hook()
         except Exception:
             log.exception("Error while handling the MQTT connection")
+
+    def _handle_connect_fail(self, client: mqtt.Client, userdata: object) -> None:
+        # paho calls this from inside its ``except OSError`` block: the error is the one
+        # being handled.
+        try:
+            if self._stopping:
+                return
+            self._log_connect_failure(_connect_failure_reason(sys.exc_info()[1]))
+        except Exception:
+            log.exception("Error while handling a failed MQTT connection attempt")
+
+    def _log_connect_failure(self, reason: str, hint: str = "") -> None:
+        """Log a failed attempt: the first at once, then the same reason once per interval."""
+        if reason != self._last_failure:
+            self._last_failure = reason
+            self._connect_failures.reset()
+        if not self._connect_failures.ready():
+            return
+        held = self._connect_failures.take_held_back()
+        log.warning(
+            "Cannot connect to the MQTT broker %s:%d: %s%s; retrying every %d to %d s (%s).",
+            self._config.host,
+            self._config.port,
+            reason,
+            f" ({held + 1} attempts since the last message)" if held else "",
+            RECONNECT_MIN_DELAY,
+            RECONNECT_MAX_DELAY,
+            hint
+            or "check mqtt.host, mqtt.port"
+            + (", mqtt.tls" if self._config.tls else "")
+            + " and that the broker is running",
+        )
 
     def _handle_disconnect(
         self,
@@ -236,6 +399,9 @@ class MqttBridge:
     ) -> None:
         try:
             self._connected.clear()
+            self._disconnected.set()
+            with self._lock:
+                self._sendable = False
             if not self._stopping:
                 log.warning("Lost the MQTT connection (%s); reconnecting", reason_code)
         except Exception:
@@ -249,3 +415,20 @@ class MqttBridge:
                 self._on_message_hook(message.topic, message.payload, bool(message.retain))
         except Exception:
             log.exception("Error while handling an MQTT message on %s", message.topic)
+
+
+def _connect_failure_reason(error: BaseException | None) -> str:
+    """One phrase saying why a connection attempt failed (no secrets: none are in it)."""
+    if isinstance(error, socket.gaierror):
+        return f"cannot resolve the host name ({error.strerror or error})"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return f"the TLS certificate check failed ({error.verify_message or error.reason})"
+    if isinstance(error, ssl.SSLError):
+        return f"the TLS handshake failed ({error.reason or error})"
+    if isinstance(error, ConnectionRefusedError):
+        return "connection refused (nothing listens on that port)"
+    if isinstance(error, TimeoutError):
+        return "no answer (timed out)"
+    if isinstance(error, OSError):
+        return error.strerror or str(error) or type(error).__name__
+    return "unknown error" if error is None else str(error) or type(error).__name__
