@@ -66,6 +66,8 @@ def test_a_long_outage_keeps_the_latest_values_and_a_bounded_count_of_the_rest(
             recorder.wait_for(
                 f"{base}/cam/state", lambda m: m.payload == f'{{"n":{STATES - 1}}}'.encode()
             )
+            # Availability was the last message accepted: everything else came before it.
+            recorder.wait_for(f"{base}/cam/availability")
             assert recorder.wait_for(f"{base}/bridge/state").payload == b"online"
             assert [m.payload for m in recorder.on(f"{base}/cam/state")] == [
                 f'{{"n":{STATES - 1}}}'.encode()
@@ -102,7 +104,9 @@ def test_a_broker_that_cannot_be_reached_is_logged_with_the_reason(caplog) -> No
     caplog.set_level(logging.WARNING, logger="camera2mqtt.mqtt.bridge")
     seen = threading.Event()
     handler = logging.Handler()
-    handler.emit = lambda record: seen.set()  # type: ignore[method-assign]
+    handler.emit = lambda record: (  # type: ignore[method-assign]
+        seen.set() if "Cannot connect" in record.getMessage() else None
+    )
     logging.getLogger("camera2mqtt.mqtt.bridge").addHandler(handler)
     bridge.start()
     try:
