@@ -154,6 +154,8 @@ class MosquittoBroker(StartStop):
 
     ``port=0`` picks a free port once; :meth:`restart` reuses it so clients can reconnect.
     ``tcp_nodelay`` turns Nagle's algorithm off on client sockets (mosquitto's default: on).
+    ``max_queued_messages`` is how many QoS 1 messages mosquitto queues for a slow client
+    before it drops them (its default 1000; 0 = no limit).
     """
 
     kind = "mosquitto"
@@ -166,11 +168,13 @@ class MosquittoBroker(StartStop):
         binary: str | None = None,
         start_timeout: float = DEFAULT_START_TIMEOUT,
         tcp_nodelay: bool = False,
+        max_queued_messages: int | None = None,
     ) -> None:
         self.host = host
         self._port = port or _free_loopback_port()
         self._binary = binary or find_mosquitto()
         self._tcp_nodelay = tcp_nodelay
+        self._max_queued_messages = max_queued_messages
         self._start_timeout = start_timeout
         self._process: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
@@ -206,7 +210,12 @@ class MosquittoBroker(StartStop):
             "allow_anonymous true\n"
             "persistence false\n"
             f"set_tcp_nodelay {'true' if self._tcp_nodelay else 'false'}\n"
-            f"log_dest file {log_file}\n"
+            + (
+                f"max_queued_messages {self._max_queued_messages}\n"
+                if self._max_queued_messages is not None
+                else ""
+            )
+            + f"log_dest file {log_file}\n"
             "log_type error\nlog_type warning\nlog_type notice\n",
             encoding="utf-8",
         )

@@ -114,6 +114,7 @@ class MqttBridge:
         client.enable_logger(_paho_log)
         client.reconnect_delay_set(RECONNECT_MIN_DELAY, RECONNECT_MAX_DELAY)
         client.max_queued_messages_set(0)  # unbounded: the outbox limits what paho gets
+        client.max_inflight_messages_set(MAX_PENDING)
         client.will_set(topics.bridge_state, OFFLINE, qos=BRIDGE_QOS, retain=True)
         if config.username is not None:
             client.username_pw_set(config.username, config.password)
