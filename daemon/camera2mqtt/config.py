@@ -16,6 +16,7 @@ import difflib
 import os
 import re
 import socket
+import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -69,6 +70,16 @@ SNAPSHOT_MAX_BYTES_LIMIT = 1_000_000
 CAMERA_NAME_PATTERN = re.compile(r"[a-z0-9_-]{1,64}")
 RESERVED_CAMERA_NAMES = frozenset({"bridge"})  # <base_topic>/bridge/state is the daemon's
 SYNC_TIME_PATTERN = re.compile(r"([01]\d|2[0-3]):[0-5]\d")
+# Limits against hostile or broken files: each is far above any real configuration.
+MAX_CONFIG_BYTES = 1024 * 1024
+MAX_YAML_DEPTH = 32
+MAX_YAML_NODES = 50_000
+MAX_CAMERAS = 100
+MAX_SYNC_TIMES = 96  # every 15 minutes
+MAX_HOST_LENGTH = 253  # the longest DNS name
+MAX_TEXT_LENGTH = 4096  # paths (PATH_MAX) and other strings
+MAX_SHOWN_PROBLEMS = 50
+MAX_SHOWN_VALUE = 60  # characters of a bad value echoed in a problem
 LIVEVIEW_SIZE_PATTERN = re.compile(r"\d{4}x\d{4}")
 _ENV_PATTERN = re.compile(r"\$(?:\$|\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\})")
 
@@ -100,11 +111,13 @@ class ConfigError(Camera2MqttError):
         # In file order; problems without a line (e.g. unreadable file) first.
         self.problems = tuple(sorted(problems, key=lambda p: p.line or 0))
         self.source = source
-        lines = [problem.describe(source) for problem in self.problems]
+        lines = [problem.describe(source) for problem in self.problems[:MAX_SHOWN_PROBLEMS]]
+        if len(self.problems) > MAX_SHOWN_PROBLEMS:
+            lines.append(f"... and {len(self.problems) - MAX_SHOWN_PROBLEMS} more")
         if len(lines) == 1:
             text = lines[0]
         else:
-            header = f"{source}: {len(lines)} problems in the configuration, fix them all:"
+            header = f"{source}: {len(self.problems)} problems in the configuration, fix them all:"
             text = "\n".join([header, *(f"  {line}" for line in lines)])
         super().__init__(text)
 
@@ -267,20 +280,44 @@ def redacted(config: Any) -> Any:
 # --------------------------------------------------------------------------- loading
 
 
-def load_config(path: Path | str, *, environ: Mapping[str, str] | None = None) -> Config:
+def load_config(
+    path: Path | str, *, environ: Mapping[str, str] | None = None, check_folders: bool = False
+) -> Config:
     """Read and validate a config file; raises :class:`ConfigError` listing every problem.
 
-    Relative paths in the file are taken relative to the file's folder.
+    Relative paths in the file are taken relative to the file's folder. ``check_folders``
+    also checks that ``state_dir``, ``photos_dir`` and each ``download_dir`` are folders this
+    user can write to or create (``check-config`` and ``run`` both do; nothing is created).
     """
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        with path.open("rb") as handle:
+            data = handle.read(MAX_CONFIG_BYTES + 1)
+        if len(data) > MAX_CONFIG_BYTES:
+            raise ConfigError(
+                [
+                    ConfigProblem(
+                        "",
+                        None,
+                        f"the config file is larger than {MAX_CONFIG_BYTES} bytes; "
+                        "is it the right file?",
+                    )
+                ],
+                str(path),
+            )
+        text = data.decode("utf-8")
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or str(error)
         raise ConfigError(
             [ConfigProblem("", None, f"cannot read the config file: {reason}")], str(path)
         ) from None
-    return parse_config(text, source=str(path), environ=environ, base_dir=path.parent.absolute())
+    return parse_config(
+        text,
+        source=str(path),
+        environ=environ,
+        base_dir=path.parent.absolute(),
+        check_folders=check_folders,
+    )
 
 
 def parse_config(
@@ -289,8 +326,10 @@ def parse_config(
     source: str = "<string>",
     environ: Mapping[str, str] | None = None,
     base_dir: Path | None = None,
+    check_folders: bool = False,
 ) -> Config:
-    """Validate config text; relative paths are taken relative to ``base_dir`` (default: cwd)."""
+    """Validate config text; relative paths are taken relative to ``base_dir`` (default: cwd).
+    ``check_folders``: see :func:`load_config`."""
     context = _Context(
         source=source,
         environ=os.environ if environ is None else environ,
@@ -301,6 +340,8 @@ def parse_config(
         context.add("", None, "the file is empty; it needs at least a 'cameras:' section")
         raise ConfigError(context.problems, source)
     config = _read_config(context, root)
+    if check_folders and not context.problems:
+        _check_folders(context, root, config)
     if context.problems:
         raise ConfigError(context.problems, source)
     return config
@@ -309,8 +350,12 @@ def parse_config(
 def _compose(text: str, source: str) -> yaml.Node | None:
     loader = None
     try:
+        _check_shape(text, source)
         loader = yaml.SafeLoader(text)
         return loader.get_single_node()
+    except RecursionError:  # _check_shape keeps it from happening; never a traceback
+        message = f"YAML nested too deeply; at most {MAX_YAML_DEPTH} levels are allowed"
+        raise ConfigError([ConfigProblem("", None, message)], source) from None
     except yaml.reader.ReaderError as error:
         line = text.count("\n", 0, error.position) + 1
         message = f"YAML syntax error: character U+{error.character:04X} is not allowed in YAML"
@@ -328,6 +373,36 @@ def _compose(text: str, source: str) -> yaml.Node | None:
     finally:
         if loader is not None:
             loader.dispose()
+
+
+def _check_shape(text: str, source: str) -> None:
+    """Refuse nesting and sizes no configuration needs, from the parser's flat event stream,
+    before the (recursive) composer builds nodes from it."""
+    loader = yaml.SafeLoader(text)
+    depth = nodes = 0
+    try:
+        while loader.check_event():
+            event = loader.get_event()
+            if isinstance(event, yaml.CollectionEndEvent):
+                depth -= 1
+                continue
+            if not isinstance(event, yaml.NodeEvent):
+                continue
+            nodes += 1
+            line = event.start_mark.line + 1 if event.start_mark else None
+            if isinstance(event, yaml.CollectionStartEvent):
+                depth += 1
+                if depth > MAX_YAML_DEPTH:
+                    message = (
+                        f"YAML nested more than {MAX_YAML_DEPTH} levels deep; "
+                        "a configuration needs only a few"
+                    )
+                    raise ConfigError([ConfigProblem("", line, message)], source)
+            if nodes > MAX_YAML_NODES:
+                message = f"more than {MAX_YAML_NODES} YAML values; a configuration needs far fewer"
+                raise ConfigError([ConfigProblem("", line, message)], source)
+    finally:
+        loader.dispose()
 
 
 # --------------------------------------------------------------------------- readers
@@ -530,6 +605,7 @@ class _Reader:
     check: Callable[[Any], bool] | None = None
     secret: bool = False
     nullable: bool = False
+    max_length: int | None = None  # of a string, in characters
 
     def read(self, context: _Context, node: yaml.Node, path: str) -> Any:
         if node.tag == "tag:yaml.org,2002:null" and self.nullable:
@@ -553,6 +629,14 @@ class _Reader:
         value = self._convert(raw, node)
         if value is _INVALID:
             return self._fail(context, node, path, self._got(raw))
+        if self.max_length is not None and len(value) > self.max_length:
+            context.add(
+                path,
+                node,
+                f"must be {self.allowed} of at most {self.max_length} characters; "
+                f"got {len(value)} characters",
+            )
+            return _INVALID
         if self.check is not None and not self.check(value):
             return self._fail(context, node, path, self._got(value))
         return value
@@ -591,7 +675,11 @@ class _Reader:
         raise AssertionError(self.kind)
 
     def _got(self, value: Any) -> str:
-        return f"got {value!r}"
+        shown = repr(value)
+        if len(shown) > MAX_SHOWN_VALUE:
+            size = f"{len(value)} characters" if isinstance(value, str) else "too long"
+            shown = f"{shown[:MAX_SHOWN_VALUE]}... ({size})"
+        return f"got {shown}"
 
     def _fail(self, context: _Context, node: yaml.Node, path: str, got: str) -> Any:
         if self.secret:
@@ -620,7 +708,7 @@ def _choice(values: tuple[Any, ...], kind: str = "str") -> _Reader:
 
 
 def _text(what: str = "a non-empty string", check: Callable[[str], bool] | None = None) -> _Reader:
-    return _Reader("str", what, check or (lambda v: bool(v.strip())))
+    return _Reader("str", what, check or (lambda v: bool(v.strip())), max_length=MAX_TEXT_LENGTH)
 
 
 _BOOL = _Reader("bool", "true or false")
@@ -641,7 +729,12 @@ _TOPIC = _text(
     "an MQTT topic prefix without wildcards (+ #), empty levels or a leading/trailing /",
     _valid_topic,
 )
-_HOST = _text("a host name or IP address (no scheme, no path)", _valid_host)
+_HOST = _Reader(
+    "str",
+    "a host name or IP address (no scheme, no path)",
+    _valid_host,
+    max_length=MAX_HOST_LENGTH,
+)
 
 
 def _path_value(context: _Context, section: _Section, key: str, default: Any) -> Any:
@@ -779,7 +872,7 @@ def _read_mqtt(context: _Context, top: _Section) -> MqttConfig:
         base_topic=section.get("base_topic", _TOPIC, defaults.base_topic),
         qos=section.get("qos", _choice((0, 1, 2), "int"), defaults.qos),
         discovery=section.get("discovery", _BOOL, defaults.discovery),
-        discovery_prefix=section.get("discovery_prefix", _TOPIC, defaults.discovery_prefix),
+        discovery_prefix=_read_discovery_prefix(section, defaults),
         discovery_mode=section.get(
             "discovery_mode", _choice(("device", "entity")), defaults.discovery_mode
         ),
@@ -787,12 +880,33 @@ def _read_mqtt(context: _Context, top: _Section) -> MqttConfig:
     )
 
 
+def _read_discovery_prefix(section: _Section, defaults: MqttConfig) -> str:
+    base = section.get("base_topic", _TOPIC, defaults.base_topic)
+    prefix = section.get("discovery_prefix", _TOPIC, defaults.discovery_prefix)
+    if _topics_overlap(base, prefix):
+        key = "discovery_prefix" if section.has("discovery_prefix") else "base_topic"
+        section.context.add(
+            _join(section.path, key),
+            section.value_node(key) or section.node,
+            f"mqtt.base_topic ({base!r}) and mqtt.discovery_prefix ({prefix!r}) must not be "
+            "equal or one inside the other, or the daemon's topics and Home Assistant's mix; "
+            "e.g. camera2mqtt and homeassistant",
+        )
+    return prefix
+
+
+def _topics_overlap(one: str, other: str) -> bool:
+    """Equal, or one a prefix of the other at a level boundary (``a/b`` and ``a/b/c``)."""
+    return one == other or one.startswith(f"{other}/") or other.startswith(f"{one}/")
+
+
 def _read_password_file(context: _Context, section: _Section) -> str | None:
     path = _existing_file(context, section, "password_file")
     if path is None:
         return None
     try:
-        secret = path.read_text(encoding="utf-8").rstrip("\r\n")
+        lines = path.read_text(encoding="utf-8").splitlines()
+        secret = lines[0] if lines else ""  # the first line; a trailing newline is not in it
     except (OSError, UnicodeDecodeError) as error:
         reason = getattr(error, "strerror", None) or "not UTF-8 text"
         context.add(
@@ -805,7 +919,7 @@ def _read_password_file(context: _Context, section: _Section) -> str | None:
         context.add(
             _join(section.path, "password_file"),
             section.value_node("password_file"),
-            f"must contain the password; {path} is empty",
+            f"must contain the password on its first line; the first line of {path} is empty",
         )
         return None
     return secret
@@ -855,10 +969,19 @@ def _read_cameras(
             "cameras", node, f"must be a mapping of camera name -> settings; got {_describe(node)}"
         )
         return ()
+    if len(node.value) > MAX_CAMERAS:
+        context.add(
+            "cameras",
+            node,
+            f"at most {MAX_CAMERAS} cameras per daemon, got {len(node.value)}; run several "
+            "daemons (each with its own mqtt.client_id and base_topic) for more",
+        )
+        return ()
     names = _Section(context, node, "cameras", ())
     if not names.entries:
         context.add("cameras", node, "must list at least one camera")
     cameras = []
+    claimed: dict[tuple[tuple[str, ...], object], str] = {}
     for name, (key_node, value_node) in names.entries.items():
         path = f"cameras.{name}"
         if not CAMERA_NAME_PATTERN.fullmatch(name):
@@ -878,7 +1001,7 @@ def _read_cameras(
         camera = _read_camera(context, name, path, key_node, value_node, photos_dir, mqtt)
         if camera is not None:
             cameras.append(camera)
-            _check_shared_resources(context, camera, key_node, value_node, cameras[:-1])
+            _check_shared_resources(context, camera, key_node, value_node, claimed)
     return tuple(cameras)
 
 
@@ -899,18 +1022,17 @@ def _check_shared_resources(
     camera: CameraConfig,
     key_node: yaml.Node,
     node: yaml.Node,
-    earlier: list[CameraConfig],
+    claimed: dict[tuple[tuple[str, ...], object], str],
 ) -> None:
-    claimed = _shared_resources(camera)
-    for other in earlier:
-        theirs = _shared_resources(other)
-        for keys, (what, resource) in claimed.items():
-            if keys in theirs and theirs[keys][1] == resource:
-                context.add(
-                    ".".join((f"cameras.{camera.name}", *keys)),
-                    _find(node, keys) or key_node,
-                    f"{what} already used by camera '{other.name}'; each camera needs its own",
-                )
+    """Record what ``camera`` uses in ``claimed``; a problem for what an earlier one uses."""
+    for keys, (what, resource) in _shared_resources(camera).items():
+        other = claimed.setdefault((keys, resource), camera.name)
+        if other != camera.name:
+            context.add(
+                ".".join((f"cameras.{camera.name}", *keys)),
+                _find(node, keys) or key_node,
+                f"{what} already used by camera '{other}'; each camera needs its own",
+            )
 
 
 def _find(node: yaml.Node, keys: tuple[str, ...]) -> yaml.Node | None:
@@ -1037,6 +1159,14 @@ def _read_times(section: _Section, key: str) -> tuple[str, ...]:
         "str", 'a 24-hour time "HH:MM" (quote it)', lambda v: bool(SYNC_TIME_PATTERN.fullmatch(v))
     )
     items: Iterator[tuple[str, yaml.Node]]
+    if isinstance(node, yaml.SequenceNode) and len(node.value) > MAX_SYNC_TIMES:
+        section.context.add(
+            path,
+            node,
+            f"at most {MAX_SYNC_TIMES} times a day, got {len(node.value)}; for more frequent "
+            "downloads use sync_on_connect or several shorter lists",
+        )
+        return ()
     if isinstance(node, yaml.SequenceNode):
         items = ((f"{path}[{i}]", item) for i, item in enumerate(node.value))
     else:
@@ -1137,3 +1267,69 @@ def _read_http(top: _Section) -> HttpConfig:
 
     reader = _Reader("str", "HOST:PORT to serve on, e.g. 127.0.0.1:8090", is_listen, nullable=True)
     return HttpConfig(listen=section.get("listen", reader, None))
+
+
+# --------------------------------------------------------------------------- folders
+
+
+def _check_folders(context: _Context, root: yaml.Node, config: Config) -> None:
+    """Every folder the daemon writes to is one, or can be made, by this user."""
+    folders: list[tuple[tuple[str, ...], Path]] = [
+        (("state_dir",), config.state_dir),
+        (("photos_dir",), config.photos_dir),
+    ]
+    folders += [(("cameras", c.name, "download_dir"), c.download_dir) for c in config.cameras]
+    for keys, folder in folders:
+        problem = _folder_problem(folder)
+        if problem is not None:
+            node = _find(root, keys) or _find(root, keys[:2]) or root
+            context.add(".".join(keys), node, problem)
+
+
+def _folder_problem(folder: Path) -> str | None:
+    """Why the daemon could not write files into ``folder`` (created if missing), or None.
+
+    An existing folder is probed by creating and removing a temp file in it; for a missing
+    one only its nearest existing parent is looked at, so nothing is created outside the
+    configured folders."""
+    existing = folder
+    while not existing.exists() and existing.parent != existing:
+        existing = existing.parent
+    user = _user_name()
+    if existing == folder:
+        if not folder.is_dir():
+            return f"{folder} exists and is not a folder; give a folder"
+        try:
+            with tempfile.TemporaryFile(dir=folder):
+                pass
+        except OSError as error:
+            return (
+                f"the folder {folder} is not writable by {user} ({error.strerror}); "
+                "fix its owner or permissions, or choose another folder"
+            )
+        return None
+    if not existing.is_dir():
+        return f"{folder} cannot be created: {existing} is not a folder"
+    try:
+        space = os.statvfs(existing)
+    except OSError:
+        space = None
+    if (
+        not os.access(existing, os.W_OK | os.X_OK)
+        or (space is not None and space.f_flag & os.ST_RDONLY)
+        or (space is not None and space.f_blocks == 0)  # /proc, /sys: no room for files
+    ):
+        return (
+            f"{folder} does not exist and {user} cannot create it in {existing}; create it "
+            "(and give it to the service's user) or choose another folder"
+        )
+    return None
+
+
+def _user_name() -> str:
+    try:
+        import pwd
+
+        return f"user {pwd.getpwuid(os.geteuid()).pw_name}"
+    except (ImportError, KeyError, OSError):
+        return "this user"

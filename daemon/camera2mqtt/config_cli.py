@@ -18,8 +18,9 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
         "check-config",
         help="validate a configuration file and show it with secrets hidden",
         description=(
-            "Read and validate FILE exactly as `camera2mqtt run` would, without connecting to "
-            "the broker or any camera. Prints 'ok' and the effective settings (secrets shown "
+            "Read and validate FILE exactly as `camera2mqtt run` would (including that this "
+            "user can write to or create its folders), without connecting to the broker or any "
+            "camera. Prints 'ok' and the effective settings (secrets shown "
             f"as ***), or every problem with its line; exit status {EX_CONFIG} on problems."
         ),
     )
@@ -32,7 +33,7 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
 
 def check_config(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.file)
+        config = load_config(args.file, check_folders=True)
     except ConfigError as error:
         sys.stderr.write(f"camera2mqtt: {error}\n")
         return EX_CONFIG

@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from camera2mqtt.config import EX_CONFIG, ConfigError, load_config
+from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.logs import configure_logging
 
 __all__ = ["register", "run"]
@@ -31,7 +32,7 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
 
 def run(args: argparse.Namespace) -> int:
     try:
-        config = load_config(args.config)
+        config = load_config(args.config, check_folders=True)
     except ConfigError as error:
         sys.stderr.write(f"camera2mqtt: {error}\n")
         return EX_CONFIG
@@ -40,7 +41,13 @@ def run(args: argparse.Namespace) -> int:
     configure_logging(level)
     from camera2mqtt.service import Service
 
-    service = Service(config)
+    try:
+        service = Service(config)
+    except (Camera2MqttError, OSError) as error:
+        # Everything here comes from the configuration (topics, TLS files, state_dir): under
+        # systemd, exit 78 stops the restart loop (RestartPreventExitStatus=78).
+        sys.stderr.write(f"camera2mqtt: cannot start with {args.config}: {_sentence(error)}\n")
+        return EX_CONFIG
     code = service.run()
     if service.restart_requested:
         # Same process id, so systemd (Type=notify) keeps following us; READY=1 comes again.
@@ -48,3 +55,9 @@ def run(args: argparse.Namespace) -> int:
         sys.stderr.flush()
         os.execv(sys.executable, [sys.executable, "-m", "camera2mqtt", *sys.argv[1:]])
     return code
+
+
+def _sentence(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None:
+        return f"{error.strerror or error} ({error.filename}); check the folders in the file."
+    return str(error)
