@@ -104,5 +104,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Camera2MqttError as error:
         print(f"camera2mqtt: {error}", file=sys.stderr)
         return int(getattr(error, "exit_code", EXIT_FAILURE))
+    except OSError as error:
+        # A file or device problem no command foresaw: still one sentence, not a traceback.
+        where = f" ({error.filename})" if error.filename is not None else ""
+        print(f"camera2mqtt: {error.strerror or error}{where}.", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         return EXIT_INTERRUPTED

@@ -16,7 +16,6 @@ import difflib
 import os
 import re
 import socket
-import tempfile
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, is_dataclass
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 import yaml
 
 from camera2mqtt.errors import Camera2MqttError
+from camera2mqtt.folders import folder_problem
 from camera2mqtt.stream.sender import (
     MAX_PACKET_SIZE,
     MIN_PACKET_SIZE,
@@ -1280,56 +1280,7 @@ def _check_folders(context: _Context, root: yaml.Node, config: Config) -> None:
     ]
     folders += [(("cameras", c.name, "download_dir"), c.download_dir) for c in config.cameras]
     for keys, folder in folders:
-        problem = _folder_problem(folder)
+        problem = folder_problem(folder)
         if problem is not None:
             node = _find(root, keys) or _find(root, keys[:2]) or root
             context.add(".".join(keys), node, problem)
-
-
-def _folder_problem(folder: Path) -> str | None:
-    """Why the daemon could not write files into ``folder`` (created if missing), or None.
-
-    An existing folder is probed by creating and removing a temp file in it; for a missing
-    one only its nearest existing parent is looked at, so nothing is created outside the
-    configured folders."""
-    existing = folder
-    while not existing.exists() and existing.parent != existing:
-        existing = existing.parent
-    user = _user_name()
-    if existing == folder:
-        if not folder.is_dir():
-            return f"{folder} exists and is not a folder; give a folder"
-        try:
-            with tempfile.TemporaryFile(dir=folder):
-                pass
-        except OSError as error:
-            return (
-                f"the folder {folder} is not writable by {user} ({error.strerror}); "
-                "fix its owner or permissions, or choose another folder"
-            )
-        return None
-    if not existing.is_dir():
-        return f"{folder} cannot be created: {existing} is not a folder"
-    try:
-        space = os.statvfs(existing)
-    except OSError:
-        space = None
-    if (
-        not os.access(existing, os.W_OK | os.X_OK)
-        or (space is not None and space.f_flag & os.ST_RDONLY)
-        or (space is not None and space.f_blocks == 0)  # /proc, /sys: no room for files
-    ):
-        return (
-            f"{folder} does not exist and {user} cannot create it in {existing}; create it "
-            "(and give it to the service's user) or choose another folder"
-        )
-    return None
-
-
-def _user_name() -> str:
-    try:
-        import pwd
-
-        return f"user {pwd.getpwuid(os.geteuid()).pw_name}"
-    except (ImportError, KeyError, OSError):
-        return "this user"

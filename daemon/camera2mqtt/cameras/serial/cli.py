@@ -19,6 +19,7 @@ from camera2mqtt.cameras.serial.camera import SerialCamera
 from camera2mqtt.cameras.serial.link import LinkTimeouts
 from camera2mqtt.cameras.serial.registers import DEFAULT_SPEED, SETTINGS, SPEED_CODES
 from camera2mqtt.files import write_atomically
+from camera2mqtt.folders import check_output_file, check_output_folder
 from camera2mqtt.progress import ProgressBar
 
 __all__ = ["register"]
@@ -147,6 +148,8 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _download(args: argparse.Namespace) -> int:
+    check_output_folder(args.output)  # before the camera is woken up
+
     def work(camera: SerialCamera) -> int:
         count = camera.frame_count()
         wanted = args.frames or list(range(1, count + 1))
@@ -176,15 +179,11 @@ def _download(args: argparse.Namespace) -> int:
 
 
 def _preview(args: argparse.Namespace) -> int:
+    target: Path = check_output_file(args.file)
+
     def work(camera: SerialCamera) -> int:
         data = camera.snapshot()
-        target: Path = args.file
-        path = write_atomically(
-            target.parent if str(target.parent) else Path("."),
-            target.name,
-            [data],
-            expected_size=len(data),
-        )
+        path = write_atomically(target.parent, target.name, [data], expected_size=len(data))
         print(f"{path} ({len(data)} bytes)")
         return 0
 

@@ -19,6 +19,7 @@ from camera2mqtt.cameras.wifi.camera import WifiCamera
 from camera2mqtt.cameras.wifi.client import DEFAULT_HOST, DEFAULT_PORT
 from camera2mqtt.cameras.wifi.liveview_cli import add_liveview_command
 from camera2mqtt.files import write_atomically
+from camera2mqtt.folders import check_output_file, check_output_folder
 from camera2mqtt.progress import ProgressBar
 
 __all__ = ["add_wifi_commands", "parse_host", "register"]
@@ -89,7 +90,7 @@ def add_wifi_commands(sub: Any) -> None:
         metavar="JPG,ORF",
         help="only these file extensions (comma-separated)",
     )
-    download.set_defaults(func=_with_camera(_download))
+    download.set_defaults(func=_checked_output(_with_camera(_download)))
 
     clock = sub.add_parser("set-clock", help="set the camera clock to this computer's time")
     clock.set_defaults(func=_with_camera(_set_clock))
@@ -174,6 +175,18 @@ def _with_camera(action: Callable[[WifiCamera, argparse.Namespace], int]) -> Cal
             camera.close()
 
     return run
+
+
+def _checked_output(run: Callable[[argparse.Namespace], int]) -> Callable[..., int]:
+    """``download``: refuse an output folder that cannot be written before connecting."""
+
+    def checked(args: argparse.Namespace) -> int:
+        check_output_folder(
+            args.output.expanduser() if args.output is not None else PICTURES_DIR.expanduser()
+        )
+        return run(args)
+
+    return checked
 
 
 def _connected_line(camera: WifiCamera) -> str:
@@ -270,7 +283,7 @@ def _cmd(camera: WifiCamera, args: argparse.Namespace) -> int:
         command, pairs, target = parse_raw_command(text)
         reply = camera.raw(command, pairs)
         if target is not None:
-            target = target.expanduser()
+            target = check_output_file(target.expanduser())
             write_atomically(
                 target.parent, target.name, [reply.body], expected_size=len(reply.body)
             )

@@ -14,6 +14,7 @@ from typing import Any
 
 from camera2mqtt.cameras.wifi.liveview import DEFAULT_FIRST_FRAME_TIMEOUT, LiveView
 from camera2mqtt.files import write_atomically
+from camera2mqtt.folders import check_output_file, check_output_folder
 
 __all__ = ["add_liveview_command"]
 
@@ -74,6 +75,11 @@ def run_liveview(args: argparse.Namespace) -> int:
     # Imported here: the driver module is large and only this command needs it.
     from camera2mqtt.cameras.wifi import WifiCamera
 
+    # Before the camera starts streaming: a path that cannot be written is one sentence.
+    if args.snapshot is not None:
+        check_output_file(args.snapshot)
+    else:
+        check_output_folder(args.out)
     host, port = args.host if isinstance(args.host, tuple) else (args.host, 80)
     camera = WifiCamera(host, port, timeout=args.timeout)
     try:
