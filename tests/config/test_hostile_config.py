@@ -166,3 +166,19 @@ def test_only_the_first_line_of_a_password_file_is_the_password(tmp_path) -> Non
     secret.write_text("first-line\nsecond line, a comment\n")
     config = parse_config(f"mqtt:\n  username: u\n  password_file: {secret}\ncameras:\n" + camera())
     assert config.mqtt.password == "first-line"
+
+
+def test_a_start_up_failure_caused_by_the_config_exits_78(tmp_path) -> None:
+    garbage = tmp_path / "ca.pem"
+    garbage.write_text("not a certificate\n")
+    path = tmp_path / "tls.yaml"
+    path.write_text(
+        f"mqtt:\n  host: 127.0.0.1\n  tls: {{ca: {garbage}}}\n"
+        + folders(tmp_path)
+        + "cameras:\n"
+        + camera()
+    )
+    result = camera2mqtt("run", "--config", str(path))
+    assert result.returncode == EX_CONFIG, result.stderr
+    assert "Traceback" not in result.stderr
+    assert "Cannot set up TLS to the MQTT broker" in result.stderr
