@@ -22,6 +22,7 @@ mqtt:
   host: 127.0.0.1
   username: bridge
   password: ${C2M_SECRET}
+state_dir: state  # next to the file: check-config checks that it can be created
 cameras:
   garden:
     type: wifi
