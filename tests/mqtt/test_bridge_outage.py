@@ -94,31 +94,36 @@ def test_a_long_outage_keeps_the_latest_values_and_a_bounded_count_of_the_rest(
         bridge.stop(timeout=5)
 
 
-def test_a_broker_that_cannot_be_reached_is_logged_with_the_reason(caplog) -> None:
+def test_a_broker_that_cannot_be_reached_is_logged_with_the_reason() -> None:
     from tests.conftest import free_port
 
     base = f"t{uuid.uuid4().hex[:8]}"
     now = [0.0]
     config = MqttConfig(host="127.0.0.1", port=free_port(), client_id=f"{base}-b")
     bridge = MqttBridge(config, Topics(base), clock=lambda: now[0])
-    caplog.set_level(logging.WARNING, logger="camera2mqtt.mqtt.bridge")
+    records: list[logging.LogRecord] = []
     seen = threading.Event()
-    handler = logging.Handler()
-    handler.emit = lambda record: (  # type: ignore[method-assign]
-        seen.set() if "Cannot connect" in record.getMessage() else None
-    )
-    logging.getLogger("camera2mqtt.mqtt.bridge").addHandler(handler)
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            if "Cannot connect" in record.getMessage():
+                records.append(record)
+                seen.set()
+
+    logger = logging.getLogger("camera2mqtt.mqtt.bridge")
+    handler = Collect(logging.WARNING)
+    logger.addHandler(handler)
     bridge.start()
     try:
         assert seen.wait(WAIT), "no log line about the failed connection"
-        [record] = [r for r in caplog.records if "Cannot connect" in r.getMessage()]
+        record = records[0]
         assert record.levelno == logging.WARNING
         text = record.getMessage()
         assert f"127.0.0.1:{config.port}" in text
         assert "connection refused" in text
         assert "check mqtt.host, mqtt.port" in text
     finally:
-        logging.getLogger("camera2mqtt.mqtt.bridge").removeHandler(handler)
+        logger.removeHandler(handler)
         bridge.stop(timeout=2)
 
 
