@@ -76,6 +76,7 @@ MAX_YAML_DEPTH = 32
 MAX_YAML_NODES = 50_000
 MAX_CAMERAS = 100
 MAX_SYNC_TIMES = 96  # every 15 minutes
+MAX_STREAM_TARGETS = 16
 MAX_HOST_LENGTH = 253  # the longest DNS name
 MAX_TEXT_LENGTH = 4096  # paths (PATH_MAX) and other strings
 MAX_SHOWN_PROBLEMS = 50
@@ -1239,6 +1240,13 @@ def _read_stream(camera: _Section) -> StreamConfig:
         if not isinstance(node, yaml.SequenceNode):
             section.context.add(
                 path, node, f"must be a list of udp://HOST:PORT; got {_describe(node)}"
+            )
+        elif len(node.value) > MAX_STREAM_TARGETS:
+            section.context.add(
+                path,
+                node,
+                f"at most {MAX_STREAM_TARGETS} targets, got {len(node.value)}; for more "
+                "receivers use an IPv4 multicast group",
             )
         else:
             for index, item in enumerate(node.value):

@@ -13,6 +13,7 @@ import pytest
 from camera2mqtt.config import (
     EX_CONFIG,
     MAX_CAMERAS,
+    MAX_STREAM_TARGETS,
     MAX_SYNC_TIMES,
     MAX_YAML_DEPTH,
     ConfigError,
@@ -182,3 +183,10 @@ def test_a_start_up_failure_caused_by_the_config_exits_78(tmp_path) -> None:
     assert result.returncode == EX_CONFIG, result.stderr
     assert "Traceback" not in result.stderr
     assert "Cannot set up TLS to the MQTT broker" in result.stderr
+
+
+def test_too_many_stream_targets_are_refused(tmp_path) -> None:
+    targets = ", ".join(f"udp://127.0.0.1:{5000 + n}" for n in range(MAX_STREAM_TARGETS + 1))
+    path = tmp_path / "stream.yaml"
+    path.write_text(folders(tmp_path) + "cameras:\n" + camera(stream=f"{{targets: [{targets}]}}"))
+    assert_refused(path, "cameras.garden.stream.targets", f"at most {MAX_STREAM_TARGETS} targets")
