@@ -43,7 +43,7 @@ def test_run_logs_why_it_cannot_reach_the_broker(tmp_path) -> None:
     finally:
         process.terminate()
         process.wait(LINE_TIMEOUT)
-    [failure] = [line for line in lines if "Cannot connect" in line]
+    [failure] = [line for line in lines if "Cannot connect to the MQTT broker" in line]
     assert f"127.0.0.1:{port}: connection refused" in failure
     assert "check mqtt.host, mqtt.port" in failure
     assert "Traceback" not in "".join(lines)
