@@ -6,6 +6,7 @@ import argparse
 import shutil
 import sys
 
+from camera2mqtt.argtypes import positive_seconds
 from camera2mqtt.demo import (
     BASE_TOPIC,
     DEFAULT_MQTT_PORT,
@@ -52,7 +53,7 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
     )
     parser.add_argument(
         "--duration",
-        type=_seconds,
+        type=positive_seconds,
         default=None,
         metavar="S",
         help="stop by itself after S seconds (default: run until Ctrl-C)",
@@ -68,16 +69,6 @@ def _port(text: str) -> int:
     if not 1 <= port <= 65535:
         raise argparse.ArgumentTypeError(f"{text!r} is not a TCP port (1-65535)")
     return port
-
-
-def _seconds(text: str) -> float:
-    try:
-        seconds = float(text)
-    except ValueError:
-        seconds = -1.0
-    if not seconds > 0:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a positive number of seconds")
-    return seconds
 
 
 def run_demo(args: argparse.Namespace) -> int:

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from camera2mqtt.argtypes import positive_int
 from camera2mqtt.files import write_atomically
 from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.stream.live import FrameHub, LiveFrame
@@ -46,7 +47,7 @@ def register(commands: Any, simulators: Any) -> None:
     )
     receive.add_argument("--out", type=Path, metavar="DIR", help="save each frame in DIR")
     receive.add_argument(
-        "--frames", type=_positive_int, metavar="N", help="stop after N complete frames"
+        "--frames", type=positive_int, metavar="N", help="stop after N complete frames"
     )
     receive.add_argument(
         "--mjpeg",
@@ -112,13 +113,3 @@ def _address(option: str) -> Any:
             raise argparse.ArgumentTypeError(str(error)) from None
 
     return parse
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value

@@ -14,6 +14,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
+from camera2mqtt.argtypes import positive_seconds
 from camera2mqtt.cameras.base import ImageRef, InvalidCommand
 from camera2mqtt.cameras.wifi.camera import WifiCamera
 from camera2mqtt.cameras.wifi.client import DEFAULT_HOST, DEFAULT_PORT
@@ -45,7 +46,7 @@ def register(commands: Any, simulators: Any) -> None:
     )
     parser.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_seconds,
         default=DEFAULT_TIMEOUT,
         metavar="S",
         help="seconds to wait for each reply (default: %(default)s)",
@@ -135,16 +136,6 @@ def parse_host(text: str) -> tuple[str, int]:
     if not 0 < port < 65536:
         raise argparse.ArgumentTypeError(f"port {port} is out of range 1-65535")
     return host, port
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if value <= 0:
-        raise argparse.ArgumentTypeError("must be greater than 0")
-    return value
 
 
 def _parse_date(text: str) -> date:

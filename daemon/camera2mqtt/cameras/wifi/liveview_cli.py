@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from camera2mqtt.argtypes import positive_int, positive_seconds
 from camera2mqtt.cameras.wifi.liveview import DEFAULT_FIRST_FRAME_TIMEOUT, LiveView
 from camera2mqtt.files import write_atomically
 from camera2mqtt.folders import check_output_file, check_output_folder
@@ -34,7 +35,7 @@ def add_liveview_command(wifi_subparsers: Any) -> None:
     )
     what = parser.add_mutually_exclusive_group(required=True)
     what.add_argument("--snapshot", type=Path, metavar="FILE", help="save one good frame to FILE")
-    what.add_argument("--frames", type=_positive_int, metavar="N", help="save N frames into --out")
+    what.add_argument("--frames", type=positive_int, metavar="N", help="save N frames into --out")
     parser.add_argument(
         "--out",
         type=Path,
@@ -63,7 +64,7 @@ def add_liveview_command(wifi_subparsers: Any) -> None:
     )
     parser.add_argument(
         "--first-frame-timeout",
-        type=_positive_float,
+        type=positive_seconds,
         default=DEFAULT_FIRST_FRAME_TIMEOUT,
         metavar="S",
         help="seconds to wait for a frame before giving up (default: %(default)s)",
@@ -121,26 +122,6 @@ def _save(folder: Path, name: str, jpeg: bytes) -> Path:
 def _say(text: str) -> None:
     print(text)
     sys.stdout.flush()
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError("must be at least 1")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number of seconds") from None
-    if not value > 0:
-        raise argparse.ArgumentTypeError("must be more than 0 seconds")
-    return value
 
 
 def _port(text: str) -> int:
