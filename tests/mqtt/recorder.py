@@ -11,6 +11,8 @@ from dataclasses import dataclass
 import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 
+from tests.daemon.mqtt_probe import disable_nagle
+
 WAIT = 30.0
 
 
@@ -37,6 +39,7 @@ class Recorder:
             raise TimeoutError("the test recorder could not subscribe")
 
     def _on_connect(self, client, userdata, flags, reason_code, properties) -> None:
+        disable_nagle(client)
         client.subscribe([(topic, 1) for topic in self._subscriptions])
 
     def _on_message(self, client, userdata, message) -> None:
