@@ -14,10 +14,26 @@ from typing import Any
 
 import pytest
 
+from camera2mqtt.cameras import open_camera
+from camera2mqtt.cameras.serial import SerialCamera
+from camera2mqtt.cameras.serial.link import LinkTimeouts
 from tests.daemon.mqtt_probe import MqttProbe
 
 READY_TIMEOUT = 45.0
-POLL_INTERVAL = 1.0
+POLL_INTERVAL = 0.25
+# The serial link's deadlines in the in-process daemon: a silent simulator is noticed in about
+# two seconds instead of the driver's 15 (generous still: the simulator answers in milliseconds).
+STACK_SERIAL_TIMEOUTS = LinkTimeouts(
+    init=1.0, init_attempts=2, init_pause=0.1, ack=0.5, reply=0.5, next_packet=0.5
+)
+
+
+def stack_cameras(camera_config: Any) -> Any:
+    """The daemon's camera factory with short serial deadlines (Wi-Fi ones come from the
+    config's ``timeout``)."""
+    if camera_config.type == "serial":
+        return SerialCamera.from_config(camera_config, timeouts=STACK_SERIAL_TIMEOUTS)
+    return open_camera(camera_config)
 
 
 def daemon_config_text(
@@ -124,7 +140,7 @@ def stack(stack_parts: Stack) -> Iterator[Stack]:
     from camera2mqtt.config import load_config
     from camera2mqtt.service import Service
 
-    service = Service(load_config(stack_parts.config_path))
+    service = Service(load_config(stack_parts.config_path), camera_factory=stack_cameras)
     stack_parts.service = service
     service.start()
     try:

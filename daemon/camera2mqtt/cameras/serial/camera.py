@@ -131,9 +131,16 @@ class SerialCamera(Camera):
         self._shrink_packets = False
 
     @classmethod
-    def from_config(cls, cfg: Any) -> SerialCamera:
-        """Build from a serial camera section (port, speed, model, allow.erase)."""
-        return cls(cfg.port, speed=cfg.speed, model=cfg.model, allow_erase=cfg.allow.erase)
+    def from_config(cls, cfg: Any, *, timeouts: LinkTimeouts | None = None) -> SerialCamera:
+        """Build from a serial camera section (port, speed, model, allow.erase); ``timeouts``
+        replaces the link's default deadlines (tests use short ones)."""
+        return cls(
+            cfg.port,
+            speed=cfg.speed,
+            model=cfg.model,
+            allow_erase=cfg.allow.erase,
+            timeouts=timeouts,
+        )
 
     # -- life cycle -----------------------------------------------------------------------
 
