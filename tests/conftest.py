@@ -59,3 +59,9 @@ def serial_sim() -> Iterator[Any]:
 
     with SerialSimulator(SERIAL_MODEL) as simulator:
         yield simulator
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so that under pytest-xdist they start at once on their own workers
+    instead of being the tail of the run (the order is otherwise kept)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)

@@ -28,7 +28,7 @@ cameras:
   olympus:
     type: serial
     port: {serial_sim.slave_path}
-    poll_interval: 2
+    poll_interval: 0.5
     snapshot: {{size: 160, max_bytes: 15000}}
 """
     )

@@ -49,7 +49,7 @@ def config_text(
             "    type: wifi",
             "    host: 127.0.0.1",
             f"    port: {9000 + number}",  # never contacted: the cameras are fakes
-            "    poll_interval: 1",
+            "    poll_interval: 0.25",
             "    snapshot: {size: 320, max_bytes: 20000}",
             "    allow: {power_off: true}",
             *extra,

@@ -16,7 +16,9 @@ from camera2mqtt.service import Service
 from tests.mqtt.recorder import Recorder
 
 
-def config_text(mqtt_port: int, wifi_port: int, base: str, root: Path) -> str:
+def config_text(
+    mqtt_port: int, wifi_port: int, base: str, root: Path, *, timeout: float = 5
+) -> str:
     return f"""
 mqtt:
   host: 127.0.0.1
@@ -32,8 +34,8 @@ cameras:
     type: wifi
     host: 127.0.0.1
     port: {wifi_port}
-    timeout: 5
-    poll_interval: 1
+    timeout: {timeout}
+    poll_interval: 0.25
     snapshot: {{size: 320, max_bytes: 30000}}
     allow: {{power_off: true}}
 """
@@ -59,9 +61,11 @@ class Client:
 
 
 @pytest.fixture
-def daemon(broker, wifi_sim, tmp_path: Path) -> Iterator[Client]:
+def daemon(request: pytest.FixtureRequest, broker, wifi_sim, tmp_path: Path) -> Iterator[Client]:
+    """The daemon on the simulator; parametrize indirectly with config_text options."""
     base = f"t{uuid.uuid4().hex[:8]}"
-    config = parse_config(config_text(broker.port, wifi_sim.port, base, tmp_path))
+    options = getattr(request, "param", {})
+    config = parse_config(config_text(broker.port, wifi_sim.port, base, tmp_path, **options))
     recorder = Recorder(broker.port)
     service = Service(config)
     service.start()
@@ -122,9 +126,10 @@ def test_download_latest_goes_to_download_dir(daemon: Client, tmp_path: Path) ->
     assert local.stat().st_size == file["size"]
 
 
+@pytest.mark.parametrize("daemon", [{"timeout": 1.5}], indirect=True, ids=["timeout-1.5s"])
 def test_availability_follows_the_camera(daemon: Client, wifi_sim) -> None:
     mark = daemon.recorder.mark()
-    wifi_sim.faults.delay_s = 8.0  # longer than the driver's status timeout
+    wifi_sim.faults.delay_s = 4.0  # longer than the driver's status timeout
     try:
         daemon.recorder.wait_for(
             f"{daemon.base}/tg/availability",

@@ -22,6 +22,8 @@ SET_INT, GET_INT, ACTION, SET_VAR, GET_VAR = range(5)
 SLOW = 60.0
 
 
+# A long noisy session: about 1,000 garbled packets, each ended by real line silence.
+@pytest.mark.slow
 @pytest.mark.parametrize("seed", [1, 2])
 def test_noisy_line_still_gives_identical_files(seed: int, tmp_path: Path) -> None:
     faults = SerialFaults(corrupt_rate=0.001, drop_rate=0.001, seed=seed)

@@ -74,6 +74,8 @@ def test_get_file_is_byte_identical(sim: SerialSimulator, shim: Path, tmp_path: 
     assert (tmp_path / "got.jpg").read_bytes() == sim.state.frames[1][1]
 
 
+# gphoto2 waits 20 ms for a stray byte before each of the ~430 packets of the new picture.
+@pytest.mark.slow
 def test_capture_and_download_keeps_the_file(
     sim: SerialSimulator, shim: Path, tmp_path: Path
 ) -> None:

@@ -115,6 +115,8 @@ def test_session_speed_option(sim: SerialSimulator) -> None:
     assert not any(c.register == 17 and c.argument[:1] == b"\x05" for c in sim.command_log)
 
 
+# Real-time pacing at the model's baud rate is what it checks.
+@pytest.mark.slow
 def test_paced_download_at_a_capped_model(tmp_path: Path) -> None:
     images = tmp_path / "images"
     images.mkdir()

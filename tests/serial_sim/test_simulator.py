@@ -352,6 +352,8 @@ def test_model_without_register_51() -> None:
         host.expect_control(Control.DC1)
 
 
+# Real-time pacing at the negotiated baud rate is what it checks.
+@pytest.mark.slow
 def test_pacing_follows_the_negotiated_speed(tmp_path: Path) -> None:
     picture = make_jpeg(320, 240, "paced", seed=3)
     (tmp_path / "P1010001.JPG").write_bytes(picture)

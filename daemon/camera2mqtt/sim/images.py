@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import io
 import random
 
@@ -9,12 +10,17 @@ from PIL import Image, ImageDraw
 
 __all__ = ["make_jpeg", "resize_jpeg"]
 
+# Simulators make the same seeded pictures at every start; encoding one costs up to 0.2 s.
+_CACHED_PICTURES = 16
 
+
+@functools.lru_cache(maxsize=_CACHED_PICTURES)
 def make_jpeg(width: int, height: int, label: str, *, seed: int = 0, quality: int = 85) -> bytes:
     """A decodable JPEG of ``width`` x ``height`` showing ``label`` on a seeded colour field.
 
     Noise in the picture keeps the file from compressing to nothing, so sizes look like
-    photos (a 1600x1200 frame is a few hundred kB).
+    photos (a 1600x1200 frame is a few hundred kB). The same arguments give the same bytes,
+    so the last few pictures are kept.
     """
     rng = random.Random(seed)
     base = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
