@@ -11,7 +11,7 @@ from PIL import Image, ImageDraw
 __all__ = ["make_jpeg", "resize_jpeg"]
 
 # Simulators make the same seeded pictures at every start; encoding one costs up to 0.2 s.
-_CACHED_PICTURES = 16
+_CACHED_PICTURES = 32
 
 
 @functools.lru_cache(maxsize=_CACHED_PICTURES)

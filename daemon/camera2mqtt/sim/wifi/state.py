@@ -258,8 +258,9 @@ class DeviceState:
 
     def _store_new(self, folder: str, name: str, taken: datetime, *, seed: int) -> CardFile:
         width, height = self.profile.image_size
+        # To the minute, so that simulators started within it share make_jpeg's cached bytes.
         data = make_jpeg(
-            width, height, f"{self.profile.model} {name} {taken:%Y-%m-%d %H:%M:%S}", seed=seed
+            width, height, f"{self.profile.model} {name} {taken:%Y-%m-%d %H:%M}", seed=seed
         )
         local_folder = self._work_dir / folder.rsplit("/", 1)[1]
         local_folder.mkdir(exist_ok=True)
