@@ -171,7 +171,8 @@ def test_slow_download_reports_progress(daemon: Client, wifi_sim) -> None:
     reply = daemon.command({"action": "shoot"})
     size = reply["result"]["files"][-1]["size"]
     mark = daemon.recorder.mark()
-    wifi_sim.faults.throttle_bytes_per_s = max(1, size // 3)  # about three seconds
+    # About 1.5 s, in 4 kB pieces: past the first progress event, which comes after 1 s.
+    wifi_sim.faults.throttle_bytes_per_s = max(1, size * 2 // 3)
     try:
         reply = daemon.command({"action": "download", "which": "latest"})
     finally:
