@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
@@ -36,8 +36,27 @@ def broker():
 
     if find_mosquitto() is None:
         pytest.skip("mosquitto is not installed (apt-get install mosquitto)")
-    with MosquittoBroker() as running:
+    with start_on_a_free_port(MosquittoBroker) as running:
         yield running
+
+
+PORT_ATTEMPTS = 5
+
+
+def start_on_a_free_port(make: Callable[[], Any]) -> Any:
+    """``make()`` (which picks a free port) started, with a new port when another process took
+    the one it picked before the server could bind it: under pytest-xdist, on a shared machine,
+    a port free a moment ago is sometimes an outgoing connection's by the time mosquitto runs."""
+    for attempt in range(1, PORT_ATTEMPTS + 1):
+        server = make()
+        try:
+            server.start()
+        except Exception as error:
+            if attempt == PORT_ATTEMPTS or "Address already in use" not in str(error):
+                raise
+            continue
+        return server
+    raise AssertionError("unreachable")
 
 
 @pytest.fixture

@@ -19,7 +19,7 @@ import pytest
 from camera2mqtt.config import MqttConfig, TlsConfig
 from camera2mqtt.mqtt.bridge import BridgeError, MqttBridge
 from camera2mqtt.mqtt.topics import Topics
-from tests.conftest import free_port
+from tests.conftest import free_port, start_on_a_free_port
 
 USER = "camera"
 PASSWORD = "tls-test-secret-4711"
@@ -56,38 +56,58 @@ def tls_broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TlsBroker]:
          "-CAcreateserial", "-out", "server.crt", "-days", "2", "-extfile", "san.ext",
          cwd=tmp_path)  # fmt: skip
     _run("mosquitto_passwd", "-b", "-c", "passwords", USER, PASSWORD, cwd=tmp_path)
-    port = free_port()
-    (tmp_path / "mosquitto.conf").write_text(
-        f"listener {port} 127.0.0.1\n"
-        f"cafile {tmp_path / 'ca.crt'}\n"
-        f"certfile {tmp_path / 'server.crt'}\n"
-        f"keyfile {tmp_path / 'server.key'}\n"
-        "allow_anonymous false\n"
-        f"password_file {tmp_path / 'passwords'}\n"
-        "persistence false\n"
-        # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read
-        # the keys in our private temp folder; as anyone else this line changes nothing.
-        f"user {getpass.getuser()}\n"
-    )
-    process = subprocess.Popen(
-        [mosquitto, "-c", str(tmp_path / "mosquitto.conf")],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    server = start_on_a_free_port(lambda: _TlsMosquitto(mosquitto, tmp_path))
     try:
+        yield TlsBroker(server.port, tmp_path / "ca.crt")
+    finally:
+        server.stop()
+
+
+class _TlsMosquitto:
+    """mosquitto with the keys and password file in ``folder``, on a port free a moment ago."""
+
+    def __init__(self, binary: str, folder: Path) -> None:
+        self.port = free_port()
+        self._binary, self._folder = binary, folder
+        self._process: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        folder = self._folder
+        (folder / "mosquitto.conf").write_text(
+            f"listener {self.port} 127.0.0.1\n"
+            f"cafile {folder / 'ca.crt'}\n"
+            f"certfile {folder / 'server.crt'}\n"
+            f"keyfile {folder / 'server.key'}\n"
+            "allow_anonymous false\n"
+            f"password_file {folder / 'passwords'}\n"
+            "persistence false\n"
+            # Started as root, mosquitto would switch to the "mosquitto" user, who cannot read
+            # the keys in our private temp folder; as anyone else this line changes nothing.
+            f"user {getpass.getuser()}\n"
+        )
+        console = folder / "mosquitto.console"
+        with console.open("wb") as output:
+            self._process = subprocess.Popen(
+                [self._binary, "-c", str(folder / "mosquitto.conf")],
+                stdout=output,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
             try:
-                socket.create_connection(("127.0.0.1", port), timeout=1).close()
-                break
+                socket.create_connection(("127.0.0.1", self.port), timeout=1).close()
+                return
             except OSError:
-                if time.monotonic() > deadline or process.poll() is not None:
-                    pytest.fail("the TLS mosquitto did not start")
+                if time.monotonic() > deadline or self._process.poll() is not None:
+                    self.stop()
+                    said = console.read_text(errors="replace")
+                    raise RuntimeError(f"the TLS mosquitto did not start: {said}") from None
                 time.sleep(0.05)
-        yield TlsBroker(port, tmp_path / "ca.crt")
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+
+    def stop(self) -> None:
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            self._process.wait(timeout=10)
 
 
 def bridge_for(broker: TlsBroker, *, password: str, tls: TlsConfig) -> MqttBridge:
