@@ -33,6 +33,7 @@ COMMAND_MODULES = {
     "serial": "camera2mqtt.cameras.serial.cli",
     "demo": "camera2mqtt.demo_cli",
     "stream": "camera2mqtt.stream.cli",
+    "library": "camera2mqtt.library.cli",
 }
 SIMULATOR_MODULES = {
     "wifi": "camera2mqtt.sim.wifi.cli",

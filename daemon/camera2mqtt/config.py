@@ -25,6 +25,7 @@ import yaml
 
 from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.folders import folder_problem
+from camera2mqtt.library.naming import DEFAULT_TEMPLATE, TEMPLATE_FIELDS, template_problem
 from camera2mqtt.stream.sender import (
     MAX_PACKET_SIZE,
     MIN_PACKET_SIZE,
@@ -44,6 +45,7 @@ __all__ = [
     "ConfigError",
     "ConfigProblem",
     "HttpConfig",
+    "LibraryConfig",
     "LiveViewConfig",
     "MqttConfig",
     "ScheduleConfig",
@@ -208,6 +210,14 @@ class ScheduleConfig:
     sync_on_connect: bool = False  # download new photos whenever the camera (re)appears
 
 
+@dataclass(frozen=True)
+class LibraryConfig:
+    """Where synced photos go under download_dir, and whether the card is cleared after."""
+
+    path_template: str = DEFAULT_TEMPLATE  # fields: see camera2mqtt.library.naming
+    delete_after_download: bool = False  # needs allow.erase; only verified, recorded files
+
+
 @dataclass(frozen=True, kw_only=True)
 class CameraConfig:
     name: str
@@ -220,6 +230,8 @@ class CameraConfig:
     stream: StreamConfig = field(default_factory=StreamConfig)
     timelapses: tuple[TimelapseConfig, ...] = ()  # see camera2mqtt.timelapse
     keep_free_mb: int = 100  # downloads that would leave less free space in download_dir fail
+    library: LibraryConfig = field(default_factory=LibraryConfig)
+    presence_interval: float = 3.0  # seconds between cheap presence probes while away
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -783,6 +795,7 @@ _TLS_KEYS = ("ca", "cert", "key", "insecure")
 _CAMERA_KEYS = ("type", "poll_interval", "snapshot", "allow", "schedule", "download_dir", "stream")
 _CAMERA_KEYS = (*_CAMERA_KEYS, "timelapses")  # read by camera2mqtt.timelapse.reader
 _CAMERA_KEYS = (*_CAMERA_KEYS, "keep_free_mb")
+_CAMERA_KEYS = (*_CAMERA_KEYS, "library", "presence_interval")
 _WIFI_KEYS = (*_CAMERA_KEYS, "host", "port", "timeout", "liveview")
 _SERIAL_KEYS = (*_CAMERA_KEYS, "port", "speed", "model")
 _TYPE_KEYS = {"wifi": _WIFI_KEYS, "serial": _SERIAL_KEYS}
@@ -793,6 +806,7 @@ _SCHEDULE_KEYS = ("timelapse_interval", "sync_at", "sync_on_connect")
 _STREAM_KEYS = ("targets", "packet_size", "header")
 _HTTP_KEYS = ("listen",)
 STREAM_HEADERS = ("auto", "short", "medium", "long")
+_LIBRARY_KEYS = ("path_template", "delete_after_download")
 
 
 def _read_config(context: _Context, root: yaml.Node) -> Config:
@@ -1089,11 +1103,12 @@ def _read_camera_common(
 
     download_dir = _path_value(context, section, "download_dir", photos_dir / name)
     schedule = _read_schedule(section)
+    allow = _read_allow(section)
     return {
         "name": name,
         "poll_interval": section.get("poll_interval", _number(0.1, 86400), 30.0),
         "snapshot": _read_snapshot(section, mqtt),
-        "allow": _read_allow(section),
+        "allow": allow,
         "schedule": schedule,
         "download_dir": photos_dir / name if download_dir is _INVALID else download_dir,
         "stream": _read_stream(section),
@@ -1105,7 +1120,33 @@ def _read_camera_common(
             legacy_interval=schedule.timelapse_interval,
         ),
         "keep_free_mb": section.get("keep_free_mb", _integer(0, 10**9, "megabytes"), 100),
+        "library": _read_library(section, allow),
+        "presence_interval": section.get("presence_interval", _number(0.5, 3600), 3.0),
     }
+
+
+def _read_library(camera: _Section, allow: AllowConfig) -> LibraryConfig:
+    section = camera.section("library", _LIBRARY_KEYS)
+    if section is None:
+        return LibraryConfig()
+    template = section.get(
+        "path_template",
+        _Reader(
+            "str",
+            f"a relative path template with {{name}} and fields from {', '.join(TEMPLATE_FIELDS)}",
+            lambda v: template_problem(v) is None,
+        ),
+        DEFAULT_TEMPLATE,
+    )
+    delete = section.get("delete_after_download", _BOOL, False)
+    if delete and not allow.erase:
+        section.context.add(
+            _join(section.path, "delete_after_download"),
+            section.value_node("delete_after_download"),
+            "needs 'allow: {erase: true}' in the same camera; set both or neither",
+        )
+        delete = False
+    return LibraryConfig(path_template=template, delete_after_download=delete)
 
 
 def _read_snapshot(camera: _Section, mqtt: MqttConfig) -> SnapshotConfig:

@@ -22,6 +22,7 @@ from camera2mqtt.cameras import open_camera
 from camera2mqtt.config import Config
 from camera2mqtt.homeassistant import CameraView, HomeAssistantLink, HomeAssistantStore
 from camera2mqtt.homeassistant.bridge import request_filter
+from camera2mqtt.library import DownloadStore
 from camera2mqtt.lifecycle import stop_on_signals
 from camera2mqtt.mqtt.bridge import MqttBridge
 from camera2mqtt.mqtt.commands import (
@@ -117,6 +118,7 @@ class Service:
         self._db = StateDB.in_state_dir(config.state_dir)
         self._store = HomeAssistantStore(self._db, state_dir=config.state_dir)
         self._learned = self._store.learned()
+        downloads = DownloadStore(self._db)
         self.workers = {
             camera.name: CameraWorker(
                 camera,
@@ -129,6 +131,7 @@ class Service:
                 state_db=self._db,
                 on_description=lambda description: self._control.put(_Rediscover(description)),
                 on_change=lambda: self._control.put(_CameraChanged()),
+                store=downloads,
             )
             for camera in config.cameras
         }

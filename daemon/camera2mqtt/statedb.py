@@ -129,6 +129,13 @@ class StateDB:
         with self._lock:
             return self._connection.execute(sql, parameters).fetchall()
 
+    def column(self, sql: str, parameters: Sequence[object] = ()) -> list[object]:
+        """The first column of every row (no row objects: for large result sets)."""
+        with self._lock:
+            cursor = self._connection.cursor()
+            cursor.row_factory = None
+            return [row[0] for row in cursor.execute(sql, parameters)]
+
     def executemany(self, sql: str, rows: Sequence[Sequence[object]]) -> None:
         with self.transaction() as db:
             db.executemany(sql, rows)

@@ -44,8 +44,17 @@ from camera2mqtt.cameras.base import (
 )
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
-from camera2mqtt.files import check_free_space
 from camera2mqtt.homeassistant.store import LastPhoto
+from camera2mqtt.library import (
+    DownloadStore,
+    FileOutcome,
+    PresenceProbe,
+    SyncJob,
+    SyncOptions,
+    SyncProgress,
+    clean_leftovers,
+    presence_probe,
+)
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
@@ -71,6 +80,8 @@ AVAILABILITY_QOS = 1
 JPEG_SUFFIXES = (".jpg", ".jpeg")
 LOOP_RESTART_DELAY = 1.0  # seconds before the worker's loop runs again after it failed
 MEGABYTE = 1_000_000
+SYNC_IDLE, SYNC_RUNNING = "idle", "running"
+REPLY_FILES_LIMIT = 1000  # files listed per list in a download reply (the counts stay whole)
 
 CameraFactory = Callable[[CameraConfig], Camera]
 
@@ -120,6 +131,9 @@ class _State:
     counters: _Counters = field(default_factory=_Counters)
     properties: dict[str, str] = field(default_factory=dict)
     streaming: bool = False
+    sync_state: str = SYNC_IDLE
+    photos_waiting: int | None = None
+    last_sync: str | None = None
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -141,6 +155,9 @@ class _State:
             },
             "properties": dict(self.properties),
             "streaming": self.streaming,
+            "sync_state": self.sync_state,
+            "photos_waiting": self.photos_waiting,
+            "last_sync": self.last_sync,
         }
 
 
@@ -165,8 +182,15 @@ class CameraWorker:
         on_change: Callable[[], None] | None = None,
         state_db: StateDB | None = None,
         timelapse_clock: TimelapseClock | None = None,
+        store: DownloadStore | None = None,
+        presence: PresenceProbe | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
+        self._store = store
+        self._presence = presence or presence_probe(config)
+        self._clock = clock
+        self._deferred: list[Command] = []
         self._max_payload_bytes = max_payload_bytes
         self.topics = topics
         self._publisher = publisher
@@ -343,19 +367,21 @@ class CameraWorker:
         self._sync_due = True
 
     def _loop(self) -> None:
-        poll_interval = self.config.poll_interval
         snapshot_interval = self.config.snapshot.interval
-        t0 = time.monotonic()
-        next_poll = t0
-        next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
+        self._t0 = t0 = self._clock()
+        self._next_poll = t0
+        self._next_presence = t0 + self.config.presence_interval
+        self._next_snapshot = t0 + snapshot_interval if snapshot_interval > 0 else math.inf
         next_live = math.inf
+        with contextlib.suppress(OSError):
+            clean_leftovers(Path(self.config.download_dir))
         while not self._stopping.is_set():
             wall_wait = self._wall_clock.idle_seconds
             next_shot = self._timelapses.next_due() if self._timelapses else math.inf
-            wait = min(
-                min(next_poll, next_snapshot, next_shot, next_live) - time.monotonic(),
-                math.inf if wall_wait is None else wall_wait,
-            )
+            due = min(self._next_poll, self._next_snapshot, next_shot, next_live)
+            if self._available is False:
+                due = min(due, self._next_presence)
+            wait = min(due - self._clock(), math.inf if wall_wait is None else wall_wait)
             try:
                 job = (
                     self._jobs.get(timeout=max(0.0, wait)) if wait > 0 else self._jobs.get_nowait()
@@ -371,16 +397,10 @@ class CameraWorker:
             if isinstance(job, Command):
                 self._run_command(job)
                 self._timelapse_tick()
-            now = time.monotonic()
-            if now >= next_poll:
-                self._poll()
-                next_poll = next_target(t0, poll_interval, time.monotonic())
-                if not self._settled.is_set():
-                    self._settled.set()
-                    self._changed()
-            if now >= next_snapshot:
-                self._periodic_snapshot()
-                next_snapshot = next_target(t0, snapshot_interval, time.monotonic())
+            now = self._clock()
+            self._run_periodic()
+            while self._deferred and not self._stopping.is_set():
+                self._run_command(self._deferred.pop(0))
             self._wall_clock.run_pending()
             if self._sync_due and self._camera is not None and not self._stopping.is_set():
                 self._sync_due = False
@@ -388,6 +408,45 @@ class CameraWorker:
             if (self._live_due or now >= next_live) and not self._stopping.is_set():
                 self._live_due = False
                 next_live = time.monotonic() + self._service_live()
+
+    def _run_periodic(self) -> None:
+        """Whatever periodic work is due: timelapse shots first, then the presence probe,
+        the poll and the snapshot."""
+        self._timelapse_tick()
+        now = self._clock()
+        t0 = self._t0
+        if self._available is False and now >= self._next_presence:
+            self._next_presence = now + self.config.presence_interval
+            if self._presence():
+                log.debug("Camera %s answers the presence probe; connecting", self.name)
+                self._next_poll = now
+        if now >= self._next_poll:
+            self._poll()
+            self._next_poll = next_target(t0, self.config.poll_interval, self._clock())
+            if not self._settled.is_set():
+                self._settled.set()
+                self._changed()
+        if now >= self._next_snapshot:
+            self._periodic_snapshot()
+            self._next_snapshot = next_target(t0, self.config.snapshot.interval, self._clock())
+
+    def _between_files(self) -> None:
+        """Run what must not wait for a sync: queued commands (downloads are deferred until
+        the sync ends) and due periodic work; then the sync goes on."""
+        while not self._cancel.is_set():
+            try:
+                job = self._jobs.get_nowait()
+            except queue.Empty:
+                break
+            if not isinstance(job, Command):
+                continue
+            if job.action is Action.DOWNLOAD:
+                self._deferred.append(job)
+                continue
+            self._run_command(job)
+        if not self._cancel.is_set():
+            self._run_periodic()
+        self._busy.set()  # the nested jobs cleared it; the sync still runs
 
     # -- presence and status ---------------------------------------------------------------
 
@@ -643,6 +702,8 @@ class CameraWorker:
 
     def _run_command(self, command: Command, *, reply: bool = True) -> None:
         """Run one job; ``reply`` False for the worker's own jobs (timelapse, sync)."""
+        if self._cancel.is_set() and self._state.sync_state == SYNC_RUNNING:
+            return  # a job run between two files of a sync that was just cancelled
         self._cancel.clear()
         if self._stopping.is_set():  # a stop that raced with the clear above
             self._cancel.set()
@@ -728,30 +789,63 @@ class CameraWorker:
         return {"bytes": size}
 
     def _download(self, command: Command) -> dict[str, Any]:
+        """A sync run by the photo library, one file at a time; between files, queued
+        commands and due shots run first."""
         camera = self._connect()
-        camera.require(Capability.DOWNLOAD)
-        refs = sorted(camera.list_images(), key=_age_key)
-        dest = Path(self.config.download_dir)
-        dest.mkdir(parents=True, exist_ok=True)
-        if command.which == "latest":
-            wanted = refs[-1:]
-        else:
-            wanted = [
-                ref
-                for ref in refs
-                if not _already_downloaded(dest, ref) and not self._timelapse_frame(ref)
-            ]
-        files = []
-        for ref in wanted:
-            check_free_space(dest, ref.size, reserve=self.config.keep_free_mb * MEGABYTE)
-            progress = _ProgressEvents(self._publish_event, ref)
-            path = camera.download(ref, dest, progress=progress, cancel=self._cancel)
-            self._state.counters.downloads += 1
-            entry = {**_file_json(ref), "local_path": str(path)}
-            files.append(entry)
-            self._publish_event("downloaded", file=entry)
+        library = self.config.library
+        options = SyncOptions(
+            which=command.which,
+            paths=command.paths,
+            force=command.force,
+            delete_after_download=library.delete_after_download and self.config.allow.erase,
+            template=library.path_template,
+        )
+        progress = _ProgressEvents(self._publish_event)
+        job = SyncJob(
+            camera,
+            self._store,
+            camera_id=camera.info.serial_number or self.name,
+            camera_name=self.name,
+            download_dir=Path(self.config.download_dir),
+            options=options,
+            cancel=self._cancel,
+            on_progress=progress,
+            skip=self._timelapse_frame,
+            reserve_bytes=self.config.keep_free_mb * MEGABYTE,
+        )
+        job.plan()
+        waiting = job.waiting
+        self._state.sync_state = SYNC_RUNNING
+        self._state.photos_waiting = waiting
         self._publish_state()
-        return {"files": files}
+        self._publish_event("sync_started", files_total=job.files_total)
+        try:
+            while (outcome := job.step()) is not None:
+                self._file_done(outcome)
+                if outcome.status == "done":
+                    waiting -= 1
+                    self._state.photos_waiting = waiting
+                self._between_files()
+        finally:
+            summary = job.summary()
+            self._state.sync_state = SYNC_IDLE
+            self._state.photos_waiting = job.waiting
+            self._state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
+            self._publish_event(
+                "sync_finished",
+                done=len(summary.done),
+                skipped=len(summary.skipped),
+                failed=len(summary.failed),
+            )
+            self._publish_state()
+        return summary.as_json(limit=REPLY_FILES_LIMIT)
+
+    def _file_done(self, outcome: FileOutcome) -> None:
+        if outcome.status == "done":
+            self._state.counters.downloads += 1
+            self._publish_event("downloaded", file=outcome.as_json())
+        elif outcome.status == "failed":
+            self._publish_event("download_failed", file=outcome.as_json())
 
     def _set_clock(self, command: Command) -> dict[str, Any]:
         camera = self._connect()
@@ -975,19 +1069,33 @@ class _TimelapseShots:
 
 
 class _ProgressEvents:
-    """A download's progress as ``download_progress`` events, at most one per interval."""
+    """A sync's progress as ``sync_progress`` events (files done / total, bytes) after each
+    file, and within a long file at most one per interval."""
 
-    def __init__(self, publish_event: Callable[..., None], ref: ImageRef) -> None:
+    def __init__(self, publish_event: Callable[..., None]) -> None:
         self._publish_event = publish_event
-        self._path = ref.path
         self._next = time.monotonic() + PROGRESS_EVENT_INTERVAL
 
-    def __call__(self, done: int, total: int) -> None:
+    def __call__(self, progress: SyncProgress) -> None:
         now = time.monotonic()
-        if now < self._next or done >= total:
+        if progress.finished is None and now < self._next:
             return
         self._next = now + PROGRESS_EVENT_INTERVAL
-        self._publish_event("download_progress", path=self._path, bytes=done, total=total)
+        if progress.finished is None and 0 < progress.file_done < progress.file_total:
+            self._publish_event(
+                "download_progress",
+                path=progress.path,
+                bytes=progress.file_done,
+                total=progress.file_total,
+            )
+        self._publish_event(
+            "sync_progress",
+            path=progress.path,
+            files_done=progress.files_done,
+            files_total=progress.files_total,
+            bytes=progress.bytes_done,
+            bytes_total=progress.bytes_total,
+        )
 
 
 _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = {
@@ -1033,10 +1141,3 @@ def _newest_picture(refs: list[ImageRef]) -> ImageRef:
     """The last JPEG of a shot (a RAW+JPEG shot lists both), else the last file."""
     pictures = [ref for ref in refs if ref.name.lower().endswith(JPEG_SUFFIXES)]
     return (pictures or refs)[-1]
-
-
-def _already_downloaded(dest: Path, ref: ImageRef) -> bool:
-    try:
-        return (dest / ref.name).stat().st_size == ref.size
-    except (OSError, ValueError):
-        return False

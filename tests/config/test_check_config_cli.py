@@ -95,7 +95,7 @@ def test_a_bad_file_lists_every_problem_and_exits_78(tmp_path: Path) -> None:
         f"  {config}:6: mqtt.qos: must be one of 0, 1, 2; got 9",
         f"  {config}:10: cameras.garden.hots: unknown key 'hots'; did you mean 'host'? "
         "(allowed here: type, poll_interval, snapshot, allow, schedule, download_dir, stream, "
-        "timelapses, keep_free_mb, host, port, timeout, liveview)",
+        "timelapses, keep_free_mb, library, presence_interval, host, port, timeout, liveview)",
         f"  {config}:11: cameras.attic.port: missing required key 'port': a serial device "
         "path (/dev/ttyUSB0) or a pyserial URL (socket://host:port)",
     ]

@@ -39,8 +39,11 @@ def test_parameters_become_typed_fields() -> None:
     command = parse({"action": "set_property", "name": "takemode", "value": "P"})
     assert (command.name, command.value) == ("takemode", "P")
     assert parse({"action": "set_property", "name": "iso", "value": 400}).value == "400"
-    assert parse({"action": "download"}).which == "latest"
-    assert parse({"action": "download", "which": "new"}).which == "new"
+    assert parse({"action": "download"}).which == "new"
+    assert parse({"action": "download", "which": "all", "force": True}).force is True
+    assert parse({"action": "download", "which": ["/DCIM/100OLYMP/P1.JPG"]}).paths == (
+        "/DCIM/100OLYMP/P1.JPG",
+    )
     when = parse({"action": "set_clock", "time": "2024-05-01T12:30:00"}).time
     assert when == datetime(2024, 5, 1, 12, 30)
     raw = parse({"action": "raw", "command": "get_caminfo", "args": {"a": "b"}})
@@ -64,7 +67,9 @@ def test_parameters_become_typed_fields() -> None:
         (b'{"action": "set_property", "name": "iso", "value": [1]}', "must be a string"),
         (b'{"action": "set_property", "name": "iso", "value": true}', "must be a string"),
         (b'{"action": "set_property", "name": "", "value": "1"}', "printable"),
-        (b'{"action": "download", "which": "all"}', "one of latest, new"),
+        (b'{"action": "download", "which": "some"}', "one of new, latest, all or a list"),
+        (b'{"action": "download", "which": []}', "1 to 1000 camera paths"),
+        (b'{"action": "download", "force": "yes"}', "true or false"),
         (b'{"action": "set_clock", "time": "yesterday"}', "ISO 8601"),
         (b'{"action": "raw", "command": "x", "args": [1]}', "object"),
     ],

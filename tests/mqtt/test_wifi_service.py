@@ -6,6 +6,7 @@ import io
 import json
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -122,7 +123,8 @@ def test_download_latest_goes_to_download_dir(daemon: Client, tmp_path: Path) ->
     assert reply["status"] == "ok", reply
     [file] = reply["result"]["files"]
     local = Path(file["local_path"])
-    assert local.parent == tmp_path / "photos" / "tg"
+    taken = datetime.fromisoformat(file["timestamp"])
+    assert local.parent == tmp_path / "photos" / "tg" / f"{taken:%Y/%m/%d}"
     assert local.stat().st_size == file["size"]
 
 

@@ -92,7 +92,7 @@ def test_list_and_download_skips_what_is_there(port: str, images: Path, tmp_path
 
     second = run("serial", "--port", port, "download", "--output", str(out), "2")
     assert second.returncode == 0, second.stderr
-    assert "already there, skipped" in second.stdout
+    assert "skipped 1 already present" in second.stderr
 
 
 def test_preview_shoot_clock_get_set(port: str, tmp_path: Path) -> None:

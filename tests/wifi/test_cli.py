@@ -89,15 +89,26 @@ def test_download_default_destination_is_pictures_year(sim, images, tmp_path, mo
 def test_download_cut_then_rerun(sim, images, tmp_path, capsys):
     out_dir = tmp_path / "out"
     sim.faults.cut_after_bytes = 20_000  # more than the command list, less than a photo
-    assert run_cli(sim, "download", "--output", str(out_dir)) == 1
-    error = capsys.readouterr().err.splitlines()[-1]
-    assert error.startswith("camera2mqtt: The camera stopped sending /DCIM/100OLYMP/P1010001.JPG")
-    assert "Run the download again" in error
-    assert not out_dir.exists() or list(out_dir.iterdir()) == []
+    assert run_cli(sim, "download", "--output", str(out_dir), "--retries", "0") == 1
+    errors = capsys.readouterr().err.splitlines()
+    cut = "camera2mqtt: The camera stopped sending /DCIM/100OLYMP/P1010001.JPG"
+    assert any(line.startswith(cut) for line in errors), errors
+    assert errors[-1].endswith("failed; run the download again to fetch them.")
+    assert not [p for p in out_dir.iterdir() if not p.name.startswith(".")]
     sim.faults.reset()
     assert run_cli(sim, "download", "--output", str(out_dir)) == 0
     for path in images.iterdir():
         assert (out_dir / path.name).read_bytes() == path.read_bytes()
+    assert sorted(p.name for p in out_dir.iterdir()) == sorted(p.name for p in images.iterdir())
+
+
+def test_download_never_overwrites_a_different_file(sim, images, tmp_path, capsys):
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    (out_dir / "P1010001.JPG").write_bytes(b"another photo of the same name")
+    assert run_cli(sim, "download", "--output", str(out_dir)) == 0
+    assert (out_dir / "P1010001.JPG").read_bytes() == b"another photo of the same name"
+    assert (out_dir / "P1010001-1.JPG").read_bytes() == (images / "P1010001.JPG").read_bytes()
 
 
 def test_set_clock_and_power_off(sim, capsys):

@@ -7,10 +7,11 @@ operation it lacks raises :class:`Unsupported` from one place, :meth:`Camera.req
 
 from __future__ import annotations
 
+import contextlib
 import enum
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -29,6 +30,7 @@ __all__ = [
     "CameraUnreachable",
     "Capability",
     "CommandRejected",
+    "FileStream",
     "ImageRef",
     "InvalidCommand",
     "NotAllowed",
@@ -194,6 +196,17 @@ class ImageRef:
 
 
 @dataclass(frozen=True, slots=True)
+class FileStream:
+    """A camera file being read (:meth:`Camera.open_file`): ``chunks`` start at byte
+    ``offset`` of the file, which is 0 when the camera sent the whole file although a later
+    offset was asked for; ``size`` is the whole file's size as the camera announces it."""
+
+    offset: int
+    size: int | None
+    chunks: Iterator[bytes]
+
+
+@dataclass(frozen=True, slots=True)
 class Property:
     """A camera setting: its current value, what it may be set to, whether it can be set."""
 
@@ -284,6 +297,13 @@ class Camera(ABC):
         cancel: threading.Event | None = None,
     ) -> Path:
         """Stream ``ref`` to ``dest_dir/ref.name`` atomically; return the final path."""
+        raise Unsupported("download", self._model())
+
+    def open_file(
+        self, ref: ImageRef, *, offset: int = 0
+    ) -> contextlib.AbstractContextManager[FileStream]:
+        """Read ``ref`` from byte ``offset`` where the camera can (else from 0); the caller
+        writes the bytes (the photo library does, to its own paths)."""
         raise Unsupported("download", self._model())
 
     def thumbnail(self, ref: ImageRef) -> bytes:

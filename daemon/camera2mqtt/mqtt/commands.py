@@ -38,7 +38,8 @@ __all__ = [
 MAX_PAYLOAD_BYTES = 64 * 1024
 MAX_TEXT_CHARS = 256
 MAX_RAW_ARGS = 16
-DOWNLOAD_CHOICES = ("latest", "new")
+DOWNLOAD_CHOICES = ("new", "latest", "all")
+MAX_DOWNLOAD_PATHS = 1000
 
 Transaction = str | int | None
 """The sender's ``transaction`` as given (a string or an integer), echoed in the reply."""
@@ -87,7 +88,7 @@ class ParamSpec:
     """One parameter of an action: its JSON key, kind, whether required, allowed values."""
 
     key: str
-    kind: str  # "text", "time", "args", "number" or "count"
+    kind: str  # "text", "time", "args", "number", "count", "bool" or "which"
     required: bool = False
     choices: tuple[str, ...] = ()
     default: str | None = None
@@ -99,7 +100,10 @@ ACTIONS: Mapping[Action, tuple[ParamSpec, ...]] = MappingProxyType(
         Action.STATUS: (),
         Action.CANCEL: (),
         Action.SNAPSHOT: (),
-        Action.DOWNLOAD: (ParamSpec("which", "text", choices=DOWNLOAD_CHOICES, default="latest"),),
+        Action.DOWNLOAD: (
+            ParamSpec("which", "which", choices=DOWNLOAD_CHOICES, default="new"),
+            ParamSpec("force", "bool"),
+        ),
         Action.SET_CLOCK: (ParamSpec("time", "time"),),
         Action.GET_PROPERTY: (ParamSpec("name", "text", required=True),),
         Action.SET_PROPERTY: (
@@ -132,7 +136,9 @@ class Command:
 
     action: Action
     transaction: Transaction = None
-    which: str = "latest"
+    which: str = "new"
+    paths: tuple[str, ...] = ()  # download: camera paths given as a list in "which"
+    force: bool = False
     time: datetime | None = None
     name: str | None = None
     value: str | None = None
@@ -194,7 +200,9 @@ def parse_command(payload: bytes) -> Command:
             value = _parameter(action, spec, data.get(spec.key))
         except CommandError as error:
             raise CommandError(str(error), transaction=transaction, action=action) from None
-        if value is not None:
+        if isinstance(value, tuple):  # which: a list of camera paths
+            values["paths"] = value
+        elif value is not None:
             values[spec.key] = value
     return Command(action=action, transaction=transaction, **values)
 
@@ -276,6 +284,24 @@ def _parameter(action: Action, spec: ParamSpec, value: object) -> object:
         return _args(spec.key, value)
     if spec.kind in ("number", "count"):
         return _number(spec.key, value, whole=spec.kind == "count")
+    if spec.kind == "bool":
+        if not isinstance(value, bool):
+            raise CommandError(f"'{spec.key}' must be true or false.")
+        return value
+    if spec.kind == "which":
+        if isinstance(value, list):
+            if not value or len(value) > MAX_DOWNLOAD_PATHS:
+                raise CommandError(
+                    f"'{spec.key}' as a list must hold 1 to {MAX_DOWNLOAD_PATHS} camera paths."
+                )
+            return tuple(_text(f"{spec.key} item", item) for item in value)
+        text = _text(spec.key, value)
+        if text not in spec.choices:
+            raise CommandError(
+                f"'{spec.key}' must be one of {', '.join(spec.choices)} or a list of camera "
+                f"paths, not {_short(text)!r}."
+            )
+        return text
     raise AssertionError(f"unknown parameter kind {spec.kind}")
 
 

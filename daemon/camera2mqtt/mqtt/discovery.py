@@ -365,6 +365,38 @@ ENTITIES: tuple[EntitySpec, ...] = (
         },
         lambda c: c.can_stream and c.can(Capability.SNAPSHOT),
     ),
+    EntitySpec(
+        "sync_now",
+        "button",
+        "Sync now",
+        lambda ctx: {
+            "command_topic": ctx.topics.set,
+            "payload_press": _command("download", which="new"),
+            "icon": "mdi:folder-sync",
+        },
+        lambda c: c.info is None or c.can(Capability.DOWNLOAD),
+    ),
+    EntitySpec(
+        "sync_state",
+        "sensor",
+        "Photo sync",
+        _sensor("sync_state", device_class="enum", options=["idle", "running"], icon="mdi:sync"),
+        lambda c: c.info is None or c.can(Capability.DOWNLOAD),
+    ),
+    EntitySpec(
+        "photos_waiting",
+        "sensor",
+        "Photos waiting",
+        _sensor("photos_waiting", state_class="measurement", icon="mdi:image-multiple"),
+        lambda c: c.info is None or c.can(Capability.DOWNLOAD),
+    ),
+    EntitySpec(
+        "last_sync",
+        "sensor",
+        "Last sync",
+        _sensor("last_sync", device_class="timestamp"),
+        lambda c: c.info is None or c.can(Capability.DOWNLOAD),
+    ),
 )
 
 

@@ -24,6 +24,7 @@ from camera2mqtt.cameras.base import (
     CameraStatus,
     Capability,
     CommandRejected,
+    FileStream,
     ImageRef,
     InvalidCommand,
     NotAllowed,
@@ -311,6 +312,25 @@ class SerialCamera(Camera):
                 progress=progress,
                 cancel=cancel,
             )
+        finally:
+            _close(chunks)
+
+    @contextlib.contextmanager
+    def open_file(self, ref: ImageRef, *, offset: int = 0) -> Iterator[FileStream]:
+        """The frame's image from its start (the protocol has no offset to resume from)."""
+        frame = self._frame_of(ref)
+        current = self._filename(frame)
+        if current != ref.name:
+            raise CameraError(
+                f"Frame {frame} is now {current}, not {ref.name}: the card changed. List the "
+                "pictures again and retry."
+            )
+        size = self._frame_int(frame, Register.IMAGE_SIZE)
+        if size <= 0:
+            size = ref.size
+        chunks = self._stream(frame, Register.IMAGE, size if size > 0 else None)
+        try:
+            yield FileStream(offset=0, size=size if size > 0 else None, chunks=chunks)
         finally:
             _close(chunks)
 

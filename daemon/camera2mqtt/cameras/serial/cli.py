@@ -8,8 +8,6 @@ camera2mqtt serial --port socket://127.0.0.1:4000 get 10
 from __future__ import annotations
 
 import argparse
-import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -20,7 +18,7 @@ from camera2mqtt.cameras.serial.link import LinkTimeouts
 from camera2mqtt.cameras.serial.registers import DEFAULT_SPEED, SETTINGS, SPEED_CODES
 from camera2mqtt.files import write_atomically
 from camera2mqtt.folders import check_output_file, check_output_folder
-from camera2mqtt.progress import ProgressBar
+from camera2mqtt.library.cli import add_retries_option, download_to_folder
 
 __all__ = ["register"]
 
@@ -65,6 +63,7 @@ def register(commands: Any, simulators: Any) -> None:
     download = actions.add_parser("download", help="copy pictures to a folder")
     download.add_argument("frames", nargs="*", type=int, metavar="FRAME", help="default: all")
     download.add_argument("--output", "-o", type=Path, default=Path("."), metavar="DIR")
+    add_retries_option(download)
     download.set_defaults(func=_download)
 
     preview = actions.add_parser("preview", help="save one live-view JPEG")
@@ -159,21 +158,10 @@ def _download(args: argparse.Namespace) -> int:
                 f"The camera has frames 1 to {count}; there is no frame "
                 f"{', '.join(map(str, missing))}."
             )
-        args.output.mkdir(parents=True, exist_ok=True)
-        for frame in wanted:
-            ref = camera.image(frame)
-            target = args.output / ref.name
-            if target.exists() and target.stat().st_size == ref.size:
-                print(f"{ref.name}: already there, skipped")
-                continue
-            progress = ProgressBar(ref.name, sys.stderr) if sys.stderr.isatty() else None
-            started = time.monotonic()
-            path = camera.download(ref, args.output, progress=progress)
-            if progress is not None:
-                progress.finish()
-            seconds = time.monotonic() - started
-            print(f"{path} ({ref.size} bytes in {seconds:.1f} s)")
-        return 0
+        refs = [camera.image(frame) for frame in wanted]
+        return download_to_folder(
+            camera, refs, folder=args.output, template="{name}", retries=args.retries
+        )
 
     return _with_camera(args, work)
 

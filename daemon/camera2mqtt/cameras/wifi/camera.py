@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import re
 import socket
 import threading
 import time
@@ -31,6 +32,7 @@ from camera2mqtt.cameras.base import (
     CameraTimeout,
     Capability,
     CommandRejected,
+    FileStream,
     ImageRef,
     InvalidCommand,
     ProgressCallback,
@@ -46,7 +48,9 @@ from camera2mqtt.cameras.wifi.client import (
     DEFAULT_DEADLINE,
     DEFAULT_HOST,
     DEFAULT_PORT,
+    STATUS_PARTIAL,
     HttpReply,
+    StreamedFile,
     WifiClient,
 )
 from camera2mqtt.cameras.wifi.commandlist import CommandList, parse_commandlist, parse_xml
@@ -61,6 +65,7 @@ __all__ = ["OPERATION_MODES", "WifiCamera"]
 log = logging.getLogger(__name__)
 
 PLAY, REC, SHUTTER = "play", "rec", "shutter"
+_CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
 
 # The mode each operation needs (a command in another mode fails with 520/1001).
 OPERATION_MODES: Mapping[str, str] = {
@@ -182,6 +187,7 @@ class WifiCamera(Camera):
         # What the last live-view frame's extension said (frames left, card state); the
         # OI.Share protocol reports them nowhere else.
         self._frame_info: FrameInfo | None = None
+        self.honours_range: bool | None = None  # None until a resume has tried it
 
     @classmethod
     def from_config(cls, cfg: Any) -> WifiCamera:
@@ -530,6 +536,57 @@ class WifiCamera(Camera):
                 cancel=cancel,
             )
 
+    @contextlib.contextmanager
+    def open_file(self, ref: ImageRef, *, offset: int = 0) -> Iterator[FileStream]:
+        """Stream ``ref`` from ``offset`` with an HTTP Range request when the camera honours
+        Range (learned on the first resume and remembered), else from the start."""
+        self.require(Capability.DOWNLOAD)
+        path = _camera_path(ref.path)
+        ask = offset if 0 < offset < ref.size and self.honours_range is not False else 0
+        with self._operation(OPERATION_MODES["download"]), contextlib.ExitStack() as stack:
+            stream = self._open_stream(stack, ref, path, ask)
+            start = _range_start(stream, ask, ref.size)
+            if ask:
+                if self.honours_range is None:
+                    log.info("The camera %s HTTP Range requests", "honours" if start else "ignores")
+                self.honours_range = start is not None and start > 0
+            if start is None:
+                raise TransferError(
+                    f"{ref.name}: the camera sent another part of the file than asked for; "
+                    "it will be fetched from the start."
+                )
+            if start == 0 and stream.size is not None and stream.size != ref.size:
+                raise TransferError(
+                    f"{ref.name}: the camera announces {stream.size} bytes but listed "
+                    f"{ref.size}; list the images again and retry."
+                )
+            yield FileStream(offset=start, size=ref.size, chunks=stream.chunks)
+
+    def _open_stream(
+        self, stack: contextlib.ExitStack, ref: ImageRef, path: str, offset: int
+    ) -> StreamedFile:
+        mode = OPERATION_MODES["download"]
+        for attempt in range(2):
+            try:
+                deadline = self.deadline + (ref.size - offset) / self.min_transfer_rate
+                return stack.enter_context(
+                    self._client.stream(path, deadline=deadline, offset=offset)
+                )
+            except WrongMode:
+                if attempt:
+                    raise WrongMode(
+                        f"The camera refused to send {ref.path} in {mode} mode.", mode=mode
+                    ) from None
+                self._mode = None
+                self._switch(mode)
+            except CommandRejected as error:
+                if error.status == 404:
+                    raise TransferError(
+                        f"{ref.path} is not on the card any more; list the images again."
+                    ) from None
+                raise
+        raise AssertionError("unreachable")  # pragma: no cover
+
     def thumbnail(self, ref: ImageRef) -> bytes:
         self.require(Capability.THUMBNAIL)
         with self._operation(OPERATION_MODES["thumbnail"]):
@@ -807,6 +864,19 @@ def _camera_path(path: str) -> str:
     ):
         raise UnsafeFilename(f"Refusing the camera path {path!r}: it is not a plain card path.")
     return path
+
+
+def _range_start(stream: StreamedFile, asked: int, size: int) -> int | None:
+    """Where the streamed bytes start: 0 for a whole file, ``asked`` for a matching 206,
+    None for a part that is not the one asked for."""
+    if stream.status != STATUS_PARTIAL:
+        return 0
+    match = _CONTENT_RANGE.fullmatch((stream.content_range or "").strip())
+    if match is None or int(match[1]) != asked or int(match[3]) != size:
+        return None
+    if int(match[2]) != size - 1:
+        return None
+    return asked
 
 
 def _leaf_texts(root: Any) -> dict[str, str]:

@@ -21,13 +21,12 @@ from camera2mqtt.cameras.wifi.client import DEFAULT_HOST, DEFAULT_PORT
 from camera2mqtt.cameras.wifi.liveview_cli import add_liveview_command
 from camera2mqtt.files import write_atomically
 from camera2mqtt.folders import check_output_file, check_output_folder
-from camera2mqtt.progress import ProgressBar
+from camera2mqtt.library.cli import add_retries_option, download_to_folder
 
 __all__ = ["add_wifi_commands", "parse_host", "register"]
 
 DEFAULT_TIMEOUT = 5.0
 PICTURES_DIR = Path("~/Pictures")
-UNKNOWN_YEAR = "undated"
 
 
 def register(commands: Any, simulators: Any) -> None:
@@ -70,7 +69,8 @@ def add_wifi_commands(sub: Any) -> None:
 
     download = sub.add_parser(
         "download",
-        help="download photos (skips files already present with the same size)",
+        help="download photos (skips files already present with the same size; never "
+        "overwrites: a different file of the same name gets a -1 suffix)",
     )
     download.add_argument(
         "--output",
@@ -91,6 +91,7 @@ def add_wifi_commands(sub: Any) -> None:
         metavar="JPG,ORF",
         help="only these file extensions (comma-separated)",
     )
+    add_retries_option(download)
     download.set_defaults(func=_checked_output(_with_camera(_download)))
 
     clock = sub.add_parser("set-clock", help="set the camera clock to this computer's time")
@@ -214,27 +215,15 @@ def _shoot(camera: WifiCamera, args: argparse.Namespace) -> int:
 
 
 def _download(camera: WifiCamera, args: argparse.Namespace) -> int:
+    """The library's sync without a store: a same-size file at the path is skipped, a
+    different one keeps its name and the new photo gets a -1 suffix."""
     _note(_connected_line(camera))
     refs = [ref for ref in camera.list_images() if _wanted(ref, args.since, args.ext)]
-    done = skipped = 0
-    for number, ref in enumerate(refs, 1):
-        dest_dir = _destination(ref, args.output)
-        existing = dest_dir / ref.name
-        if existing.is_file() and existing.stat().st_size == ref.size:
-            skipped += 1
-            continue
-        label = f"[{number}/{len(refs)}] {ref.name}"
-        bar = ProgressBar(label, sys.stdout) if sys.stdout.isatty() else None
-        try:
-            path = camera.download(ref, dest_dir, progress=bar)
-        finally:
-            if bar is not None:
-                bar.finish()
-        done += 1
-        if bar is None:
-            print(path)
-    _note(f"Downloaded {done} file(s), skipped {skipped} already present.")
-    return 0
+    if args.output is not None:
+        folder, template = args.output.expanduser(), "{name}"
+    else:
+        folder, template = PICTURES_DIR.expanduser(), "{year}/{name}"
+    return download_to_folder(camera, refs, folder=folder, template=template, retries=args.retries)
 
 
 def _set_clock(camera: WifiCamera, args: argparse.Namespace) -> int:
@@ -322,13 +311,6 @@ def _wanted(ref: ImageRef, since: date | None, extensions: frozenset[str] | None
     if extensions is not None and ref.name.rpartition(".")[2].upper() not in extensions:
         return False
     return not (since is not None and (ref.timestamp is None or ref.timestamp.date() < since))
-
-
-def _destination(ref: ImageRef, output: Path | None) -> Path:
-    if output is not None:
-        return output.expanduser()
-    year = str(ref.timestamp.year) if ref.timestamp else UNKNOWN_YEAR
-    return PICTURES_DIR.expanduser() / year
 
 
 def _iso(ref: ImageRef) -> str:

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
+import urllib3
 
 from camera2mqtt.cameras.base import (
     CameraBusy,
@@ -53,6 +54,7 @@ USER_AGENT = "OI.Share v2"
 CHUNK_SIZE = 256 * 1024  # small enough for progress and cancel on slow links
 ERRORCODE_WRONG_MODE = "1001"
 STATUS_OK = (200, 202)
+STATUS_PARTIAL = 206
 STATUS_BUSY = 503
 STATUS_VENDOR_ERROR = 520
 ERROR_REPLY_BYTES = 64 * 1024  # what is read of an error reply to a file request
@@ -225,29 +227,37 @@ class WifiClient:
         timeout: float | None = None,
         deadline: float | None = None,
         cancel: threading.Event | None = None,
+        offset: int = 0,
     ) -> Iterator[StreamedFile]:
         """GET a file from the card; yields its announced size and a chunk iterator.
 
         Reading ends within ``deadline`` seconds of the request (default: the client's) and
         soon after ``cancel`` is set, with :class:`CameraTimeout` or :class:`RequestCancelled`.
+        ``offset`` > 0 asks for the rest of the file with ``Range: bytes=offset-``; the reply
+        may still be the whole file (status 200), which the caller must check.
         """
         url = self.file_url(path)
         timeouts = self._timeouts(timeout, None)
         within = self.deadline if deadline is None else deadline
         self._guard.arm(within=within, idle_timeout=timeouts[1], cancel=cancel)
         try:
-            with self._stream(path, url, timeouts) as stream:
+            with self._stream(path, url, timeouts, offset) as stream:
                 yield stream
         finally:
             self._guard.disarm()
 
     @contextlib.contextmanager
-    def _stream(self, path: str, url: str, timeouts: tuple[float, float]) -> Iterator[StreamedFile]:
+    def _stream(
+        self, path: str, url: str, timeouts: tuple[float, float], offset: int
+    ) -> Iterator[StreamedFile]:
+        headers = {"Range": f"bytes={offset}-"} if offset > 0 else None
         response = None
         for attempt in range(1 + self.retries):
             final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]
             try:
-                response = self._session.get(url, stream=True, timeout=self._bounded(timeouts))
+                response = self._session.get(
+                    url, stream=True, timeout=self._bounded(timeouts), headers=headers
+                )
             except requests.RequestException as error:
                 failure = self._transport_error(path, error)
                 if final:
@@ -262,7 +272,7 @@ class WifiClient:
             time.sleep(RETRY_DELAYS[attempt])
         assert response is not None
         try:
-            if response.status_code not in STATUS_OK:
+            if response.status_code not in STATUS_OK and response.status_code != STATUS_PARTIAL:
                 try:
                     content = self._read_all(path, response, ERROR_REPLY_BYTES)
                 except (requests.RequestException, ProtocolError):
@@ -276,6 +286,8 @@ class WifiClient:
                 size=int(length) if length and length.isdigit() else None,
                 content_type=response.headers.get("Content-Type", ""),
                 chunks=self._chunks(path, response),
+                status=response.status_code,
+                content_range=response.headers.get("Content-Range"),
             )
         finally:
             response.close()
@@ -309,9 +321,13 @@ class WifiClient:
         return bytes(body)
 
     def _chunks(self, path: str, response: requests.Response) -> Iterator[bytes]:
+        # read1 hands over what has arrived, so the bytes before a cut reach the caller
+        # (who may resume after them); iter_content would drop its last partial block.
+        raw = response.raw
         try:
-            yield from response.iter_content(CHUNK_SIZE)
-        except requests.RequestException as error:
+            while chunk := raw.read1(CHUNK_SIZE):
+                yield chunk
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
             if self._guard.cancelled:
                 raise RequestCancelled(
                     f"The download of {path} was cancelled; nothing was kept."
@@ -322,7 +338,7 @@ class WifiClient:
                     "Check that it is still on and in range, then run the download again."
                 ) from None
             raise TransferError(
-                f"The camera stopped sending {path} ({_reason(error)}); nothing was kept. "
+                f"The camera stopped sending {path} ({_reason(error)}). "
                 "Run the download again to fetch it."
             ) from None
 
@@ -377,9 +393,11 @@ class WifiClient:
 
 @dataclass(frozen=True, slots=True)
 class StreamedFile:
-    size: int | None
+    size: int | None  # Content-Length: of the part sent when status is 206
     content_type: str
     chunks: Iterator[bytes]
+    status: int = 200
+    content_range: str | None = None
 
 
 def _too_large(what: str, detail: str, max_bytes: int) -> str:

@@ -67,6 +67,12 @@ def register(commands: argparse._SubParsersAction, simulators: argparse._SubPars
         "get_imglist, or FILE for downloads) attacks the client; ATTACK is one of "
         f"{', '.join(attack.value for attack in Attack)}; repeatable",
     )
+    parser.add_argument(
+        "--range",
+        action="store_true",
+        help="answer 'Range: bytes=N-' on card files with 206 (default: the whole file, "
+        "since whether real bodies honour Range is not known)",
+    )
     parser.set_defaults(func=run)
 
 
@@ -133,6 +139,7 @@ def run(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
             liveview=RtpStreamer(),
+            honour_range=args.range,
         ) as sim,
     ):
         print(f"camera2mqtt wifi simulator ({args.model}) listening on {sim.url}", flush=True)

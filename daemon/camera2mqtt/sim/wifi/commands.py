@@ -148,10 +148,13 @@ def _switch_cammode(sim: WifiSimulator, request: Request) -> Reply:
 
 
 def _get_imglist(sim: WifiSimulator, request: Request) -> Reply:
-    entries = sim.state.listing(_required(request, "DIR"))
-    if not entries:
+    directory = _required(request, "DIR")
+    entries = sim.state.listing(directory)
+    extra = sim.faults.listing_lines(directory.rstrip("/") or "/")
+    if not entries and not extra:
         return status_only(HTTPStatus.NOT_FOUND)
-    text = "".join(f"{line}\r\n" for line in ["VER_100", *(entry.line() for entry in entries)])
+    lines = ["VER_100", *(entry.line() for entry in entries), *extra]
+    text = "".join(f"{line}\r\n" for line in lines)
     return Reply(HTTPStatus.OK, text.encode("ascii"), "text/plain", length_header=False)
 
 

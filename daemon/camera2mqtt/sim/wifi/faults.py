@@ -13,9 +13,12 @@ class WifiFaults:
     """Faults the wire server applies to every reply while set; safe to change from any thread.
 
     ``cut_after_bytes``: close the connection after that many bytes of a reply body.
+    ``cut_bodies``: cut only that many more bodies (counts down; None: every body).
     ``throttle_bytes_per_s``: send reply bodies no faster than that.
     ``fail_503``: answer the next N requests with 503 (counts down).
     ``delay_s``: wait that long before every reply.
+    ``extra_listing``: raw lines added to the ``get_imglist`` reply of a folder (hostile or
+    garbled names as a broken or malicious card would list them).
     """
 
     def __init__(self) -> None:
@@ -24,6 +27,38 @@ class WifiFaults:
         self._throttle_bytes_per_s: int | None = None
         self._fail_503 = 0
         self._delay_s = 0.0
+        self._extra_listing: dict[str, tuple[str, ...]] = {}
+        self._cut_bodies: int | None = None
+
+    @property
+    def cut_bodies(self) -> int | None:
+        with self._lock:
+            return self._cut_bodies
+
+    @cut_bodies.setter
+    def cut_bodies(self, value: int | None) -> None:
+        if value is not None and value < 0:
+            raise ValueError("cut_bodies must be None or >= 0")
+        with self._lock:
+            self._cut_bodies = value
+
+    def take_cut(self, length: int) -> int | None:
+        """Where to cut a body of ``length`` bytes now (None: send it whole)."""
+        with self._lock:
+            cut = self._cut_after_bytes
+            if cut is None or cut >= length or self._cut_bodies == 0:
+                return None
+            if self._cut_bodies is not None:
+                self._cut_bodies -= 1
+            return cut
+
+    def add_listing_line(self, directory: str, line: str) -> None:
+        with self._lock:
+            self._extra_listing[directory] = (*self._extra_listing.get(directory, ()), line)
+
+    def listing_lines(self, directory: str) -> tuple[str, ...]:
+        with self._lock:
+            return self._extra_listing.get(directory, ())
 
     @property
     def cut_after_bytes(self) -> int | None:
@@ -87,6 +122,8 @@ class WifiFaults:
             self._throttle_bytes_per_s = None
             self._fail_503 = 0
             self._delay_s = 0.0
+            self._extra_listing = {}
+            self._cut_bodies = None
 
     def __repr__(self) -> str:
         return (

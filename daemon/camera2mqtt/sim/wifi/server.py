@@ -12,6 +12,7 @@ import contextlib
 import ipaddress
 import logging
 import os
+import re
 import shutil
 import socket
 import tempfile
@@ -65,6 +66,7 @@ CONTENT_TYPES = {
     ".mpo": "application/octet-stream",
 }
 REASONS = {520: "Vendor Internal Error"}
+_OPEN_RANGE = re.compile(r"bytes=(\d+)-")
 
 
 class SimulatorError(Camera2MqttError):
@@ -169,8 +171,15 @@ class _Handler(BaseHTTPRequestHandler):
                 stream = reply.body.open("rb")
             except OSError:  # the file went away since the request was checked
                 reply = status_only(HTTPStatus.NOT_FOUND)
+        content_range = None
         if stream is not None:
             size = os.fstat(stream.fileno()).st_size
+            start = self._range_start(size) if sim.honour_range else None
+            if start is not None:
+                content_range = f"bytes {start}-{size - 1}/{size}"
+                stream.seek(start)
+                size -= start
+                reply = Reply(HTTPStatus.PARTIAL_CONTENT, reply.body, reply.content_type)
             chunks: Iterable[bytes] = iter(lambda: stream.read(CHUNK_SIZE), b"")
         else:
             body = reply.body if isinstance(reply.body, bytes) else b""
@@ -179,12 +188,14 @@ class _Handler(BaseHTTPRequestHandler):
         headers = [f"HTTP/1.1 {reply.status} {reason}"]
         if reply.content_type:
             headers.append(f"Content-Type: {reply.content_type}")
+        if content_range is not None:
+            headers.append(f"Content-Range: {content_range}")
         if reply.length_header:
             headers.append(f"Content-Length: {size}")
         headers.append("Connection: close")
         try:
             self.wfile.write(("\r\n".join(headers) + "\r\n\r\n").encode("latin-1"))
-            self._write_body(chunks, sim.faults)
+            self._write_body(chunks, sim.faults, size, card_file=stream is not None)
             self.wfile.flush()
         except OSError as error:
             log.debug("client went away during the reply: %s", error)
@@ -192,8 +203,21 @@ class _Handler(BaseHTTPRequestHandler):
             if stream is not None:
                 stream.close()
 
-    def _write_body(self, chunks: Iterable[bytes], faults: WifiFaults) -> None:
-        cut = faults.cut_after_bytes
+    def _range_start(self, size: int) -> int | None:
+        """The start of a ``Range: bytes=N-`` request inside the file, else None (whole file;
+        other range forms are answered with the whole file, as HTTP allows)."""
+        match = _OPEN_RANGE.fullmatch((self.headers.get("Range") or "").strip())
+        if match is None:
+            return None
+        start = int(match[1])
+        return start if 0 < start < size else None
+
+    def _write_body(
+        self, chunks: Iterable[bytes], faults: WifiFaults, size: int, *, card_file: bool
+    ) -> None:
+        """Send the body, cut or throttled as the faults say; card file bytes are counted."""
+        count = self.server.sim._count_file_bytes if card_file else _ignore
+        cut = faults.take_cut(size)
         rate = faults.throttle_bytes_per_s
         sent = 0
         started = time.monotonic()
@@ -203,10 +227,12 @@ class _Handler(BaseHTTPRequestHandler):
                 if cut is not None and sent + len(piece) >= cut:
                     self.wfile.write(piece[: cut - sent])
                     self.wfile.flush()
+                    count(cut - sent)
                     self._cut()
                     return
                 self.wfile.write(piece)
                 sent += len(piece)
+                count(len(piece))
                 if rate:
                     self.wfile.flush()
                     # Sleep to an absolute target so the rate does not drift with write time.
@@ -217,6 +243,10 @@ class _Handler(BaseHTTPRequestHandler):
     def _cut(self) -> None:
         with contextlib.suppress(OSError):
             self.connection.shutdown(socket.SHUT_RDWR)
+
+
+def _ignore(count: int) -> None:
+    pass
 
 
 def _split(data: bytes, size: int) -> Iterator[bytes]:
@@ -249,6 +279,7 @@ class WifiSimulator(StartStop):
         host: str = LOOPBACK,
         port: int = 0,
         liveview: LiveViewStreamer | None = None,
+        honour_range: bool = False,
     ) -> None:
         try:
             self.profile: ModelProfile = model_profile(model)
@@ -264,8 +295,13 @@ class WifiSimulator(StartStop):
         self._images_dir = Path(images_dir) if images_dir is not None else None
         self._liveview = liveview
         self._liveview_lock = threading.Lock()
+        # Whether card files honour "Range: bytes=N-" (206); the protocol notes do not say
+        # whether real bodies do, so the driver must cope with both.
+        self.honour_range = honour_range
         self.faults = WifiFaults()
         self.requests = RequestLog()
+        self._file_bytes = 0  # card file body bytes written to clients
+        self._file_bytes_changed = threading.Condition()
         self._lock = threading.Lock()
         self._server: _WireServer | None = None
         self._thread: threading.Thread | None = None
@@ -369,6 +405,22 @@ class WifiSimulator(StartStop):
         if self._port is None:
             raise SimulatorError("the simulator is not started; call start() first")
         return self._port
+
+    @property
+    def file_bytes_sent(self) -> int:
+        """Card file body bytes written to clients so far (what crossed the link)."""
+        with self._file_bytes_changed:
+            return self._file_bytes
+
+    def wait_file_bytes(self, count: int, timeout: float) -> bool:
+        """Wait until at least ``count`` card file bytes were sent; False on timeout."""
+        with self._file_bytes_changed:
+            return self._file_bytes_changed.wait_for(lambda: self._file_bytes >= count, timeout)
+
+    def _count_file_bytes(self, count: int) -> None:
+        with self._file_bytes_changed:
+            self._file_bytes += count
+            self._file_bytes_changed.notify_all()
 
     @property
     def url(self) -> str:

@@ -270,6 +270,26 @@ class DeviceState:
         self._files[card.path] = card
         return card
 
+    def add_file(self, folder: str, name: str, data: bytes, taken: datetime) -> CardFile:
+        """Put a file on the card (scenario control: reused names, several folders)."""
+        if not folder.startswith(DCIM + "/") or "/" in name or not name:
+            raise ValueError(f"{folder}/{name} is not a card path under {DCIM}")
+        with self._lock:
+            local_folder = self._work_dir / "added" / folder.rsplit("/", 1)[1]
+            local_folder.mkdir(parents=True, exist_ok=True)
+            local = local_folder / name
+            local.write_bytes(data)
+            card = CardFile(path=f"{folder}/{name}", local=local, size=len(data), taken=taken)
+            self._files[card.path] = card
+            return card
+
+    def swap_card(self) -> None:
+        """Take the card out and put an empty one in (files the simulator made are deleted)."""
+        with self._lock:
+            paths = list(self._files)
+        for path in paths:
+            self.erase(path)
+
     # -- properties -------------------------------------------------------------------------
     def get_property(self, name: str) -> str | None:
         with self._lock:

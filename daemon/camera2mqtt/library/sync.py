@@ -1,0 +1,679 @@
+"""The sync job: list the camera, diff against the store, fetch each new file safely.
+
+A :class:`SyncJob` is advanced one file at a time (:meth:`SyncJob.step`), so its caller (the
+camera's worker) can run shots and commands between two files and then go on where it was.
+Each file is fetched into ``<download_dir>/.camera2mqtt-partial/<key>.part`` (the key is a
+hash of the file's identity), fsynced, hard-linked to its final path (a link never replaces
+an existing file, so nothing is overwritten), and only then recorded in the store; the
+partial file is removed last. After a crash at any moment the next sync finds either no
+record (and fetches again, resuming the partial file with an HTTP ``Range`` request where the
+camera honours it, or adopting a byte-identical file already at the final path) or a record
+whose file is in place.
+
+A body cut short is retried with back-off; a file that still fails, or a name that could
+escape the folder, is reported and the job goes on with the next file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import hashlib
+import logging
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from camera2mqtt.cameras.base import (
+    Camera,
+    CameraError,
+    CameraTimeout,
+    CameraUnreachable,
+    Capability,
+    ImageRef,
+    TransferError,
+    UnsafeFilename,
+)
+from camera2mqtt.files import TEMP_PREFIX, check_free_space
+from camera2mqtt.library.naming import DEFAULT_TEMPLATE, candidates, render, template_problem
+from camera2mqtt.library.store import DownloadStore, Identity, identity_text
+
+__all__ = [
+    "PARTIAL_DIR",
+    "WHICH",
+    "FileOutcome",
+    "SyncCancelled",
+    "SyncJob",
+    "SyncOptions",
+    "SyncProgress",
+    "SyncSummary",
+    "clean_leftovers",
+]
+
+log = logging.getLogger(__name__)
+
+PARTIAL_DIR = ".camera2mqtt-partial"
+PARTIAL_SUFFIX = ".part"
+WHICH = ("new", "latest", "all")
+RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds before the 2nd, 3rd and 4th try of a cut file
+READ_CHUNK = 1024 * 1024
+FILE_MODE = 0o644
+DONE, SKIPPED, FAILED = "done", "skipped", "failed"
+# Placed files are recorded in batches: one fsync per folder and one commit for many files
+# (a crash before the commit leaves files in place that the next sync adopts).
+FLUSH_FILES = 64
+FLUSH_SECONDS = 1.0
+
+
+class SyncCancelled(TransferError):
+    """The sync was cancelled; files already fetched are kept and recorded."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SyncOptions:
+    """What to fetch: ``which`` of ``new`` (not in the store), ``latest`` (the newest
+    picture) or ``all`` (every file; those in the store are reported as skipped), or the
+    camera ``paths`` given; ``force`` fetches recorded files again."""
+
+    which: str = "new"
+    paths: tuple[str, ...] = ()
+    force: bool = False
+    delete_after_download: bool = False
+    template: str = DEFAULT_TEMPLATE
+    retry_delays: tuple[float, ...] = RETRY_DELAYS
+
+    def __post_init__(self) -> None:
+        if self.which not in WHICH:
+            raise ValueError(f"which must be one of {', '.join(WHICH)}, not {self.which!r}")
+        problem = template_problem(self.template)
+        if problem is not None:
+            raise ValueError(f"path template {self.template!r}: {problem}")
+
+
+@dataclass(frozen=True, slots=True)
+class FileOutcome:
+    """What became of one camera file: ``status`` is done, skipped or failed."""
+
+    path: str
+    status: str
+    size: int = 0
+    timestamp: str | None = None
+    local_path: str | None = None
+    reason: str | None = None
+    erased: bool = False
+
+    def as_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = {"path": self.path, "size": self.size, "timestamp": self.timestamp}
+        if self.local_path is not None:
+            data["local_path"] = self.local_path
+        if self.reason is not None:
+            data["reason"] = self.reason
+        if self.erased:
+            data["erased"] = True
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class SyncProgress:
+    """Where a sync is: files handled of the total, bytes fetched of the bytes to fetch;
+    ``finished`` is set when one file has just been handled."""
+
+    files_done: int
+    files_total: int
+    bytes_done: int
+    bytes_total: int
+    path: str | None = None
+    finished: FileOutcome | None = None
+    file_done: int = 0
+    file_total: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SyncSummary:
+    done: tuple[FileOutcome, ...] = ()
+    skipped: tuple[FileOutcome, ...] = ()
+    failed: tuple[FileOutcome, ...] = ()
+
+    def as_json(self, *, limit: int | None = None) -> dict[str, Any]:
+        """The summary as JSON; with ``limit``, each list keeps its last ``limit`` entries
+        (the counts stay whole) and ``truncated`` says whether any were left out."""
+        lists = {"files": self.done, "skipped": self.skipped, "failed": self.failed}
+        data: dict[str, Any] = {
+            key: [item.as_json() for item in (items[-limit:] if limit else items)]
+            for key, items in lists.items()
+        }
+        data.update(
+            done_count=len(self.done),
+            skipped_count=len(self.skipped),
+            failed_count=len(self.failed),
+        )
+        if limit is not None:
+            data["truncated"] = any(len(items) > limit for items in lists.values())
+        return data
+
+
+@dataclass
+class _Tally:
+    done: list[FileOutcome] = field(default_factory=list)
+    skipped: list[FileOutcome] = field(default_factory=list)
+    failed: list[FileOutcome] = field(default_factory=list)
+
+    def add(self, outcome: FileOutcome) -> None:
+        {DONE: self.done, SKIPPED: self.skipped, FAILED: self.failed}[outcome.status].append(
+            outcome
+        )
+
+    @property
+    def count(self) -> int:
+        return len(self.done) + len(self.skipped) + len(self.failed)
+
+
+def clean_leftovers(download_dir: Path) -> int:
+    """Remove temp files of earlier runs (``.camera2mqtt-partial-*`` from whole-file
+    downloads) under ``download_dir``; resumable partial files are kept for the next sync.
+    Returns how many were removed."""
+    removed = 0
+    if not download_dir.is_dir():
+        return 0
+    for folder, dirs, files in os.walk(download_dir):
+        dirs[:] = [name for name in dirs if name != PARTIAL_DIR]
+        for name in files:
+            if name.startswith(TEMP_PREFIX):
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+    if removed:
+        log.info("Removed %d temp file(s) of an earlier run under %s", removed, download_dir)
+    return removed
+
+
+class SyncJob:
+    """One sync of one camera into ``download_dir``; call :meth:`plan`, then :meth:`step`
+    until it returns None (or :meth:`run` for all at once).
+
+    ``store`` None (the command line without a state file) skips a file whose path already
+    holds a file of the same size instead of consulting records. ``wait(seconds)`` sleeps
+    for a retry back-off and returns True when the job should stop (default: waits on
+    ``cancel``). ``skip(ref)`` leaves files out (those a timelapse fetched itself);
+    ``reserve_bytes`` refuses a file that would leave less free space than that.
+    """
+
+    def __init__(
+        self,
+        camera: Camera,
+        store: DownloadStore | None,
+        *,
+        camera_id: str,
+        camera_name: str,
+        download_dir: Path,
+        options: SyncOptions,
+        cancel: threading.Event | None = None,
+        on_progress: Callable[[SyncProgress], None] | None = None,
+        wait: Callable[[float], bool] | None = None,
+        now: Callable[[], datetime] = datetime.now,
+        skip: Callable[[ImageRef], bool] | None = None,
+        reserve_bytes: int | None = None,
+    ) -> None:
+        self._camera = camera
+        self._store = store
+        self._camera_id = camera_id
+        self._camera_name = camera_name
+        self._dir = Path(download_dir)
+        self._partials = self._dir / PARTIAL_DIR
+        self._options = options
+        self._cancel = cancel or threading.Event()
+        self._on_progress = on_progress
+        self._wait = wait or self._cancel.wait
+        self._now = now
+        self._skip = skip
+        self._reserve_bytes = reserve_bytes
+        self._queue: deque[ImageRef] = deque()
+        self._tally = _Tally()
+        self._total = 0
+        self._bytes_total = 0
+        self._bytes_done = 0
+        self._known: set[str] = set()  # identity texts of the files in the store
+        self._planned = False
+        self._new_count: int | None = None
+        self._pending: list[tuple[Identity, Path, str, Path]] = []
+        self._pending_paths: set[str] = set()
+        self._pending_since = 0.0
+
+    # -- progress -------------------------------------------------------------------------
+
+    @property
+    def files_total(self) -> int:
+        return self._total
+
+    @property
+    def waiting(self) -> int:
+        """Files still to fetch: those planned as new and not fetched yet, plus failures."""
+        return max(0, (self._new_count or 0) - len(self._tally.done))
+
+    def summary(self) -> SyncSummary:
+        return SyncSummary(
+            tuple(self._tally.done), tuple(self._tally.skipped), tuple(self._tally.failed)
+        )
+
+    # -- the job --------------------------------------------------------------------------
+
+    def plan(self, refs: list[ImageRef] | None = None) -> None:
+        """List the camera (or take ``refs``, already listed) and decide what to fetch
+        (the store is read once)."""
+        self._camera.require(Capability.DOWNLOAD)
+        refs = sorted(self._camera.list_images() if refs is None else refs, key=_age_key)
+        if self._skip is not None:  # files another part fetched (timelapse frames)
+            refs = [ref for ref in refs if not self._skip(ref)]
+        if self._store is not None:
+            self._known = self._store.known(self._camera_id)
+        options = self._options
+        if options.paths:
+            by_path = {ref.path: ref for ref in refs}
+            by_name: dict[str, list[ImageRef]] = {}
+            for ref in refs:
+                by_name.setdefault(ref.name, []).append(ref)
+            wanted: list[ImageRef] = []
+            for path in dict.fromkeys(options.paths):
+                found = [by_path[path]] if path in by_path else by_name.get(path, [])
+                if len(found) != 1:
+                    why = "not on the camera" if not found else "on the camera more than once"
+                    self._tally.add(
+                        FileOutcome(path, FAILED, reason=f"{path} is {why}; use a listed path.")
+                    )
+                    continue
+                wanted.append(found[0])
+        elif options.which == "latest":
+            wanted = _newest_picture(refs)
+        elif options.which == "all" or options.force:
+            wanted = refs
+        else:
+            known = self._known
+            wanted = [ref for ref in refs if identity_text(ref) not in known]
+            self._new_count = len(wanted)
+        self._queue = deque(wanted)
+        self._total = len(wanted) + len(self._tally.failed)
+        if options.force or self._new_count is not None:
+            fresh = wanted
+        else:
+            fresh = [ref for ref in wanted if not self._recorded(ref)]
+        self._new_count = len(fresh)
+        self._bytes_total = sum(ref.size for ref in fresh)
+        self._planned = True
+        self._drop_stale_partials(wanted)
+
+    def step(self) -> FileOutcome | None:
+        """Handle the next file; None when every file was handled. Raises
+        :class:`SyncCancelled` when cancelled and CameraUnreachable when the camera left."""
+        if not self._planned:
+            self.plan()
+        if self._cancel.is_set():
+            raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
+        if not self._queue:
+            self._flush()
+            self._finish()
+            return None
+        ref = self._queue[0]
+        try:
+            outcome = self._handle(ref)
+        except BaseException:
+            self._flush()
+            raise
+        self._queue.popleft()
+        self._tally.add(outcome)
+        self._report(ref.path, outcome)
+        return outcome
+
+    def run(self) -> SyncSummary:
+        while self.step() is not None:
+            pass
+        return self.summary()
+
+    # -- one file -------------------------------------------------------------------------
+
+    def _handle(self, ref: ImageRef) -> FileOutcome:
+        identity = Identity.of(self._camera_id, ref)
+        stamp = ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None
+        base = {"path": ref.path, "size": ref.size, "timestamp": stamp}
+        try:
+            relative = render(
+                self._options.template, ref, camera=self._camera_name, now=self._now()
+            )
+        except UnsafeFilename as error:
+            log.warning("Camera %s: %s", self._camera_name, error)
+            return FileOutcome(**base, status=FAILED, reason=str(error))
+        existing = self._existing(identity, relative)
+        if existing is not None and not self._options.force:
+            erased = self._erase_if_verified(ref, existing, identity)
+            return FileOutcome(**base, status=SKIPPED, local_path=existing, erased=erased)
+        partial = self._partials / f"{_key(identity)}{PARTIAL_SUFFIX}"
+        if self._reserve_bytes is not None:  # a full disk ends the sync (NotEnoughSpace)
+            self._dir.mkdir(parents=True, exist_ok=True)
+            check_free_space(self._dir, ref.size, reserve=self._reserve_bytes)
+        try:
+            sha256, size = self._transfer(ref, partial)
+            final = self._place(partial, relative, sha256, size, ref, identity)
+            self._record(identity, final, sha256, partial)
+        except (SyncCancelled, CameraUnreachable) as error:
+            if isinstance(error, CameraTimeout) and not self._cancel.is_set():
+                return FileOutcome(**base, status=FAILED, reason=str(error))
+            raise
+        except CameraError as error:
+            log.warning("Camera %s: %s failed: %s", self._camera_name, ref.path, error)
+            return FileOutcome(**base, status=FAILED, reason=str(error))
+        erased = self._erase_if_verified(ref, str(final), identity)
+        return FileOutcome(**base, status=DONE, local_path=str(final), erased=erased)
+
+    def _record(self, identity: Identity, final: Path, sha256: str, partial: Path) -> None:
+        self._known.add(identity.text)
+        if not self._pending:
+            self._pending_since = time.monotonic()
+        self._pending.append((identity, final, sha256, partial))
+        self._pending_paths.add(str(final))
+        if (
+            len(self._pending) >= FLUSH_FILES
+            or time.monotonic() - self._pending_since >= FLUSH_SECONDS
+            or self._options.delete_after_download
+        ):
+            self._flush()
+
+    def _flush(self) -> None:
+        """Make the placed files durable (one fsync per folder), record them in one
+        transaction, then drop their partial files."""
+        if not self._pending:
+            return
+        pending, self._pending = self._pending, []
+        self._pending_paths.clear()
+        for folder in {final.parent for _identity, final, _sha, _partial in pending}:
+            _fsync_directory(folder)
+        if self._store is not None:
+            self._store.add_many(
+                [(identity, str(final), sha256) for identity, final, sha256, _p in pending]
+            )
+        for *_rest, partial in pending:
+            partial.unlink(missing_ok=True)
+
+    def _existing(self, identity: Identity, relative: PurePosixPath) -> str | None:
+        """The local path of a file already fetched, or None."""
+        if self._store is not None:
+            if identity.text not in self._known:
+                return None
+            record = self._store.get(identity)
+            return record.local_path if record is not None else None
+        target = self._dir / relative
+        try:
+            return str(target) if target.stat().st_size == identity.size else None
+        except OSError:
+            return None
+
+    def _transfer(self, ref: ImageRef, partial: Path) -> tuple[str, int]:
+        delays = self._options.retry_delays
+        for attempt in range(len(delays) + 1):
+            if self._cancel.is_set():
+                raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
+            try:
+                return self._transfer_once(ref, partial)
+            except (TransferError, CameraTimeout) as error:
+                if self._cancel.is_set():
+                    raise SyncCancelled(
+                        "The sync was cancelled; files fetched so far are kept."
+                    ) from None
+                if attempt == len(delays):
+                    raise
+                log.info("%s: %s; trying again in %g s", ref.path, error, delays[attempt])
+                if self._wait(delays[attempt]):
+                    raise SyncCancelled(
+                        "The sync was cancelled; files fetched so far are kept."
+                    ) from None
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _transfer_once(self, ref: ImageRef, partial: Path) -> tuple[str, int]:
+        """Fetch ``ref`` into ``partial`` (resuming it where possible); its SHA-256 and size."""
+        self._partials.mkdir(parents=True, exist_ok=True)
+        try:
+            have = partial.stat().st_size
+        except FileNotFoundError:
+            have = 0
+        if have == ref.size > 0:
+            # Fetched whole before a crash stopped it from being recorded: a partial file
+            # only reaches the listed size once every byte has been written.
+            log.info("%s: already fetched before a restart; placing it", ref.path)
+            digest = hashlib.sha256()
+            _hash_prefix(partial, have, digest)
+            fd = os.open(partial, os.O_RDONLY)
+            try:
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+            self._bytes_progress(ref.path, have, have, have)
+            return digest.hexdigest(), have
+        if have > ref.size:
+            have = 0
+        if type(self._camera).open_file is Camera.open_file:
+            return self._transfer_whole(ref, partial)
+        with self._camera.open_file(ref, offset=have) as stream:
+            expected = stream.size if stream.size is not None else ref.size
+            start = stream.offset
+            digest = hashlib.sha256()
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+            try:
+                os.ftruncate(fd, start)
+                if start:
+                    _hash_prefix(partial, start, digest)
+                    log.info("%s: resuming at byte %d of %d", ref.path, start, expected)
+                os.lseek(fd, start, os.SEEK_SET)
+                written = start
+                for chunk in stream.chunks:
+                    if self._cancel.is_set():
+                        raise SyncCancelled(
+                            "The sync was cancelled; files fetched so far are kept."
+                        )
+                    _write_all(fd, chunk)
+                    digest.update(chunk)
+                    written += len(chunk)
+                    if written > expected:
+                        raise TransferError(
+                            f"{ref.name}: the camera sent more than the {expected} bytes "
+                            "it announced."
+                        )
+                    self._bytes_progress(ref.path, len(chunk), written, expected)
+                if written != expected:
+                    raise TransferError(
+                        f"{ref.name}: got {written} of {expected} bytes; the transfer was "
+                        "cut short."
+                    )
+                os.fdatasync(fd)
+            finally:
+                os.close(fd)
+        return digest.hexdigest(), expected
+
+    def _transfer_whole(self, ref: ImageRef, partial: Path) -> tuple[str, int]:
+        """For drivers that only download whole files to a folder of their choosing."""
+        folder = partial.with_suffix(".dir")
+        folder.mkdir(exist_ok=True)
+        try:
+            written = self._camera.download(ref, folder, cancel=self._cancel)
+            os.replace(written, partial)
+        finally:
+            for leftover in folder.iterdir():
+                leftover.unlink()
+            folder.rmdir()
+        digest = hashlib.sha256()
+        size = partial.stat().st_size
+        _hash_prefix(partial, size, digest)
+        self._bytes_progress(ref.path, size, size, size)
+        return digest.hexdigest(), size
+
+    def _place(
+        self,
+        partial: Path,
+        relative: PurePosixPath,
+        sha256: str,
+        size: int,
+        ref: ImageRef,
+        identity: Identity,
+    ) -> Path:
+        """Link ``partial`` at the first free path the template gives; never replaces a file.
+        A byte-identical file already there (placed before a crash) is adopted."""
+        if ref.timestamp is not None:
+            stamp = ref.timestamp.timestamp()
+            os.utime(partial, (stamp, stamp))
+        for candidate in candidates(relative):
+            final = self._dir / candidate
+            if str(final) in self._pending_paths or (
+                self._store is not None
+                and self._store.path_taken(str(final), by_other_than=identity)
+            ):
+                continue
+            final.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.link(partial, final)
+            except FileExistsError:
+                if _same_content(final, size, sha256):
+                    return final
+                continue
+            except OSError as error:
+                if error.errno not in (errno.EPERM, errno.ENOTSUP, errno.EXDEV):
+                    raise
+                if final.exists():  # a file system without hard links
+                    continue
+                os.rename(partial, final)
+            return final
+        raise TransferError(f"{ref.name}: every name for it in {final.parent} is taken.")
+
+    def _erase_if_verified(self, ref: ImageRef, local_path: str, identity: Identity) -> bool:
+        """Clear the file from the card when asked to, once its record and checksum are in
+        the store and the local file still matches that checksum."""
+        if not self._options.delete_after_download or self._store is None:
+            return False
+        record = self._store.get(identity)
+        if record is None or record.local_path != local_path:
+            return False
+        if not _same_content(Path(local_path), identity.size, record.sha256):
+            return False
+        try:
+            self._camera.erase(ref)
+        except CameraUnreachable:
+            raise
+        except CameraError as error:
+            log.warning("Camera %s: could not erase %s: %s", self._camera_name, ref.path, error)
+            return False
+        return True
+
+    # -- helpers --------------------------------------------------------------------------
+
+    def _recorded(self, ref: ImageRef) -> bool:
+        return identity_text(ref) in self._known
+
+    def _bytes_progress(self, path: str, count: int, file_done: int, file_total: int) -> None:
+        self._bytes_done += count
+        if self._on_progress is not None:
+            self._on_progress(
+                SyncProgress(
+                    self._tally.count,
+                    self._total,
+                    self._bytes_done,
+                    self._bytes_total,
+                    path,
+                    file_done=file_done,
+                    file_total=file_total,
+                )
+            )
+
+    def _report(self, path: str, outcome: FileOutcome) -> None:
+        if self._on_progress is not None:
+            self._on_progress(
+                SyncProgress(
+                    self._tally.count,
+                    self._total,
+                    self._bytes_done,
+                    self._bytes_total,
+                    path,
+                    finished=outcome,
+                )
+            )
+
+    def _drop_stale_partials(self, wanted: list[ImageRef]) -> None:
+        """Partial files of files no longer wanted (fetched, gone from the card) go."""
+        if not self._partials.is_dir():
+            return
+        keep = {f"{_key(Identity.of(self._camera_id, ref))}{PARTIAL_SUFFIX}" for ref in wanted}
+        for entry in self._partials.iterdir():
+            if entry.name not in keep or not entry.is_file():
+                _remove(entry)
+
+    def _finish(self) -> None:
+        with contextlib.suppress(OSError):
+            self._partials.rmdir()  # only when empty: failed files keep theirs to resume
+
+
+def _key(identity: Identity) -> str:
+    text = "\x00".join(str(part) for part in identity.key())
+    return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
+
+
+def _age_key(ref: ImageRef) -> tuple[datetime, int, str]:
+    return (ref.timestamp or datetime.min, ref.index or 0, ref.path)
+
+
+def _newest_picture(refs: list[ImageRef]) -> list[ImageRef]:
+    pictures = [ref for ref in refs if ref.name.lower().endswith((".jpg", ".jpeg"))]
+    return (pictures or refs)[-1:]
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _hash_prefix(path: Path, length: int, digest: Any) -> None:
+    with path.open("rb") as source:
+        left = length
+        while left > 0:
+            block = source.read(min(READ_CHUNK, left))
+            if not block:
+                raise TransferError(f"{path.name} is shorter than expected; fetching it again.")
+            digest.update(block)
+            left -= len(block)
+
+
+def _same_content(path: Path, size: int, sha256: str) -> bool:
+    try:
+        if path.stat().st_size != size:
+            return False
+        digest = hashlib.sha256()
+        _hash_prefix(path, size, digest)
+    except (OSError, TransferError):
+        return False
+    return digest.hexdigest() == sha256
+
+
+def _remove(path: Path) -> None:
+    try:
+        if path.is_dir():
+            for child in path.iterdir():
+                child.unlink()
+            path.rmdir()
+        else:
+            path.unlink()
+    except OSError as error:
+        log.warning("Could not remove the leftover %s: %s", path, error)
+
+
+def _fsync_directory(path: Path) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)

@@ -1,0 +1,192 @@
+"""The sync job against the Wi-Fi simulator over HTTP: identity, naming, resume, failures."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from camera2mqtt.library import PARTIAL_DIR, SyncJob, SyncOptions, template_problem
+from tests.library.conftest import FOLDER, add, files_under, photo_bytes, sync
+
+
+def test_new_photos_go_to_date_folders_and_are_fetched_once(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    add(sim, "P5180002.JPG", "b", when=datetime(2024, 5, 18, 8, 0, 0))
+    out = tmp_path / "photos"
+    job = sync(camera, store, out)
+    assert [item.path for item in job.summary().done] == [
+        f"{FOLDER}/P5170001.JPG",
+        f"{FOLDER}/P5180002.JPG",
+    ]
+    assert files_under(out) == {
+        "2024/05/17/P5170001.JPG": photo_bytes("a"),
+        "2024/05/18/P5180002.JPG": photo_bytes("b"),
+    }
+    again = sync(camera, store, out)
+    assert again.summary().done == () and again.summary().skipped == ()
+    assert len(store.records("cam")) == 2
+
+
+def test_card_swap_with_reused_names_keeps_both(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "old card")
+    out = tmp_path / "photos"
+    sync(camera, store, out)
+    sim.state.swap_card()
+    add(sim, "P5170001.JPG", "new card", when=datetime(2024, 5, 17, 11, 0, 0), size=3100)
+    job = sync(camera, store, out)
+    [done] = job.summary().done
+    assert done.local_path == str(out / "2024/05/17/P5170001-1.JPG")
+    assert files_under(out) == {
+        "2024/05/17/P5170001.JPG": photo_bytes("old card"),
+        "2024/05/17/P5170001-1.JPG": photo_bytes("new card", 3100),
+    }
+
+
+def test_same_name_in_two_folders(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "first")
+    add(sim, "P5170001.JPG", "second", folder="/DCIM/101OLYMP")
+    out = tmp_path / "photos"
+    assert len(sync(camera, store, out).summary().done) == 2
+    assert sorted(files_under(out).values()) == sorted(
+        [photo_bytes("first"), photo_bytes("second")]
+    )
+    assert sync(camera, store, out).summary().done == ()
+
+
+def test_moved_files_are_not_fetched_again_unless_forced(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    out = tmp_path / "photos"
+    sync(camera, store, out)
+    (out / "2024/05/17/P5170001.JPG").rename(tmp_path / "elsewhere.jpg")
+    assert sync(camera, store, out).summary().done == ()
+    assert files_under(out) == {}
+    forced = sync(camera, store, out, which="all", force=True)
+    assert len(forced.summary().done) == 1
+    assert files_under(out) == {"2024/05/17/P5170001.JPG": photo_bytes("a")}
+
+
+def test_existing_local_file_is_never_overwritten(sim, camera, store, tmp_path):
+    out = tmp_path / "photos"
+    mine = out / "2024/05/17/P5170001.JPG"
+    mine.parent.mkdir(parents=True)
+    mine.write_bytes(b"the user's own file")
+    add(sim, "P5170001.JPG", "a")
+    sync(camera, store, out)
+    assert mine.read_bytes() == b"the user's own file"
+    assert (out / "2024/05/17/P5170001-1.JPG").read_bytes() == photo_bytes("a")
+
+
+def test_hostile_name_is_reported_and_the_rest_synced(sim, camera, store, tmp_path):
+    for index in range(1, 4):
+        add(sim, f"P517000{index}.JPG", f"good {index}")
+    sim.faults.add_listing_line(FOLDER, "/DCIM/../..,EVIL3.JPG,100,32,22705,20000")
+    out = tmp_path / "photos"
+    summary = sync(camera, store, out).summary()
+    assert len(summary.done) == 3
+    assert [item.path for item in summary.failed] == ["/DCIM/../../EVIL3.JPG"]
+    assert "escape" in summary.failed[0].reason
+    assert not (tmp_path / "EVIL3.JPG").exists() and len(files_under(out)) == 3
+
+
+@pytest.mark.parametrize("cut", [400, 1500, 2999])  # above the listing sizes
+@pytest.mark.parametrize("honour_range", [False, True])
+def test_cut_body_fails_that_file_only_then_a_rerun_completes(
+    sim, camera, store, tmp_path, cut, honour_range
+):
+    sim.honour_range = honour_range
+    add(sim, "P5170001.JPG", "a")
+    add(sim, "P5170002.JPG", "b", size=2000)
+    out = tmp_path / "photos"
+    sim.faults.cut_after_bytes = cut  # cuts every body: the 3000-byte file never completes
+    summary = sync(camera, store, out, retry_delays=()).summary()
+    if cut < 2000:
+        assert len(summary.failed) == 2
+    else:
+        assert [item.path for item in summary.failed] == [f"{FOLDER}/P5170001.JPG"]
+    assert "cut short" in summary.failed[0].reason or "stopped sending" in summary.failed[0].reason
+    assert all(not name.startswith("2024/05/17/P5170001") for name in files_under(out))
+    sim.faults.reset()
+    sim.requests.clear()
+    sync(camera, store, out)
+    assert files_under(out) == {
+        "2024/05/17/P5170001.JPG": photo_bytes("a"),
+        "2024/05/17/P5170002.JPG": photo_bytes("b", 2000),
+    }
+    assert not (out / PARTIAL_DIR).exists()
+    assert camera.honours_range is honour_range
+
+
+def test_resume_fetches_only_the_rest(sim, camera, store, tmp_path):
+    sim.honour_range = True
+    add(sim, "P5170001.JPG", "big", size=200_000)
+    out = tmp_path / "photos"
+    sim.faults.cut_after_bytes = 70_000
+    job = sync(camera, store, out, retry_delays=(0.0, 0.0))  # three tries, 70 kB each
+    assert len(job.summary().done) == 1
+    assert (out / "2024/05/17/P5170001.JPG").read_bytes() == photo_bytes("big", 200_000)
+    assert camera.honours_range is True
+
+
+def test_retry_completes_a_once_cut_body(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    out = tmp_path / "photos"
+    sim.faults.cut_after_bytes = 500
+
+    def clear_fault(seconds: float) -> bool:
+        sim.faults.reset()
+        return False
+
+    job = SyncJob(
+        camera,
+        store,
+        camera_id="cam",
+        camera_name="cam",
+        download_dir=out,
+        options=SyncOptions(retry_delays=(0.0,)),
+        wait=clear_fault,
+    )
+    assert len(job.run().done) == 1
+
+
+def test_which_latest_and_paths(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    add(sim, "P5170002.JPG", "b", when=datetime(2024, 5, 17, 12, 0, 0))
+    out = tmp_path / "photos"
+    [latest] = sync(camera, store, out, which="latest").summary().done
+    assert latest.path == f"{FOLDER}/P5170002.JPG"
+    summary = sync(camera, store, out, paths=(f"{FOLDER}/P5170001.JPG", "NOPE.JPG")).summary()
+    assert [item.path for item in summary.done] == [f"{FOLDER}/P5170001.JPG"]
+    assert [item.path for item in summary.failed] == ["NOPE.JPG"]
+
+
+def test_delete_after_download_erases_only_verified_files(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    add(sim, "P5170002.JPG", "b")
+    sim.faults.add_listing_line(FOLDER, f"{FOLDER},.hidden,100,0,22705,20000")
+    out = tmp_path / "photos"
+    summary = sync(camera, store, out, delete_after_download=True).summary()
+    assert all(item.erased for item in summary.done) and len(summary.done) == 2
+    assert sim.state.files == {}
+
+
+def test_leftover_temp_files_and_stale_partials_are_removed(sim, camera, store, tmp_path):
+    from camera2mqtt.library import clean_leftovers
+
+    out = tmp_path / "photos"
+    (out / "2024").mkdir(parents=True)
+    (out / "2024" / ".camera2mqtt-partial-abc").write_bytes(b"x")
+    (out / PARTIAL_DIR).mkdir()
+    (out / PARTIAL_DIR / "0123.part").write_bytes(b"stale")
+    assert clean_leftovers(out) == 1
+    add(sim, "P5170001.JPG", "a")
+    sync(camera, store, out)
+    assert files_under(out) == {"2024/05/17/P5170001.JPG": photo_bytes("a")}
+
+
+def test_template_problems():
+    assert template_problem("{year}/{name}") is None
+    assert "unknown" in template_problem("{yaer}/{name}")
+    assert "{name}" in template_problem("{year}/photo.jpg")
+    assert "'..'" in template_problem("../{name}")
+    assert "relative" in template_problem("/abs/{name}")
