@@ -838,6 +838,10 @@ class CameraWorker:
                 failed=len(summary.failed),
             )
             self._publish_state()
+        if summary.failed and not summary.done and not summary.skipped:
+            first = summary.failed[0]
+            more = f" ({len(summary.failed)} files failed)" if len(summary.failed) > 1 else ""
+            raise CameraError(f"{first.reason}{more}")
         return summary.as_json(limit=REPLY_FILES_LIMIT)
 
     def _file_done(self, outcome: FileOutcome) -> None:

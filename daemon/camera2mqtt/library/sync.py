@@ -361,10 +361,14 @@ class SyncJob:
             self._record(identity, final, sha256, partial)
         except (SyncCancelled, CameraUnreachable) as error:
             if isinstance(error, CameraTimeout) and not self._cancel.is_set():
+                self._drop_partial(partial)
                 return FileOutcome(**base, status=FAILED, reason=str(error))
+            if self._cancel.is_set():
+                self._drop_partial(partial)
             raise
         except CameraError as error:
             log.warning("Camera %s: %s failed: %s", self._camera_name, ref.path, error)
+            self._drop_partial(partial)
             return FileOutcome(**base, status=FAILED, reason=str(error))
         erased = self._erase_if_verified(ref, str(final), identity)
         return FileOutcome(**base, status=DONE, local_path=str(final), erased=erased)
@@ -418,7 +422,7 @@ class SyncJob:
                 raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
             try:
                 return self._transfer_once(ref, partial)
-            except (TransferError, CameraTimeout) as error:
+            except TransferError as error:  # a cut body; a camera too slow is not retried
                 if self._cancel.is_set():
                     raise SyncCancelled(
                         "The sync was cancelled; files fetched so far are kept."
@@ -607,9 +611,15 @@ class SyncJob:
             if entry.name not in keep or not entry.is_file():
                 _remove(entry)
 
+    def _drop_partial(self, partial: Path) -> None:
+        """A file that failed or was cancelled leaves nothing; only a crash leaves a partial
+        file (which the next sync resumes)."""
+        partial.unlink(missing_ok=True)
+        self._finish()
+
     def _finish(self) -> None:
         with contextlib.suppress(OSError):
-            self._partials.rmdir()  # only when empty: failed files keep theirs to resume
+            self._partials.rmdir()  # only when empty (files waiting to be recorded)
 
 
 def _key(identity: Identity) -> str:
