@@ -23,6 +23,7 @@ __all__ = [
     "TEMP_PREFIX",
     "NotEnoughSpace",
     "check_free_space",
+    "fsync_directory",
     "safe_destination",
     "write_atomically",
 ]
@@ -116,7 +117,7 @@ def write_atomically(
         with contextlib.suppress(FileNotFoundError):
             temp.unlink()
         raise
-    _fsync_directory(dest_dir)
+    fsync_directory(dest_dir)
     return final
 
 
@@ -132,7 +133,7 @@ def _umask() -> int:
     return 0o022
 
 
-def _fsync_directory(path: Path) -> None:
+def fsync_directory(path: Path) -> None:
     """Make the rename itself durable (POSIX); ignored where directories can't be opened."""
     try:
         fd = os.open(path, os.O_RDONLY)

@@ -41,6 +41,7 @@ from camera2mqtt.cameras.base import (
     InvalidCommand,
     Property,
     ProtocolError,
+    newest_picture,
 )
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
@@ -77,7 +78,6 @@ RAW_BODY_LIMIT = 256 * 1024
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
 PROGRESS_EVENT_INTERVAL = 1.0  # seconds between download_progress events of one file
 AVAILABILITY_QOS = 1
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 LOOP_RESTART_DELAY = 1.0  # seconds before the worker's loop runs again after it failed
 MEGABYTE = 1_000_000
 SYNC_IDLE, SYNC_RUNNING = "idle", "running"
@@ -691,7 +691,7 @@ class CameraWorker:
         )
         try:
             if refs:
-                self._new_photo(camera, _newest_picture(refs))
+                self._new_photo(camera, newest_picture(refs))
             self._refresh_status(camera)
         except CameraUnreachable:
             self._lost()
@@ -773,7 +773,7 @@ class CameraWorker:
         files = [_file_json(ref) for ref in refs]
         self._publish_event("photo_taken", files=files)
         if refs:
-            self._new_photo(camera, _newest_picture(refs))
+            self._new_photo(camera, newest_picture(refs))
         self._refresh_status(camera)
         self._publish_state()
         return {"files": files}
@@ -935,14 +935,14 @@ class CameraWorker:
         if Capability.LIST not in camera.info.capabilities:
             return
         try:
-            refs = sorted(camera.list_images(), key=_age_key)
+            refs = sorted(camera.list_images(), key=ImageRef.age_key)
         except CameraUnreachable:
             raise
         except CameraError as error:
             log.debug("Camera %s: listing new photos failed: %s", self.name, error)
             return
         self._state.photos_on_card = len(refs)
-        newest = _newest_picture(refs) if refs else None
+        newest = newest_picture(refs) if refs else None
         if newest is not None and newest.path != self._state.last_photo:
             if announce:
                 self._publish_event("photo_taken", files=[_file_json(newest)], source="camera")
@@ -1135,13 +1135,3 @@ def _file_json(ref: ImageRef) -> dict[str, Any]:
         "size": ref.size,
         "timestamp": ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None,
     }
-
-
-def _age_key(ref: ImageRef) -> tuple[datetime, int, str]:
-    return (ref.timestamp or datetime.min, ref.index or 0, ref.path)
-
-
-def _newest_picture(refs: list[ImageRef]) -> ImageRef:
-    """The last JPEG of a shot (a RAW+JPEG shot lists both), else the last file."""
-    pictures = [ref for ref in refs if ref.name.lower().endswith(JPEG_SUFFIXES)]
-    return (pictures or refs)[-1]

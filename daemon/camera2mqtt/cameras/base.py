@@ -42,10 +42,13 @@ __all__ = [
     "UnsafeFilename",
     "Unsupported",
     "WrongMode",
+    "newest_picture",
 ]
 
 CARD_STATES = ("ok", "writing", "full", "write_protected", "error", "no_card")
 """What :attr:`CameraStatus.card_state` can be."""
+
+JPEG_SUFFIXES = (".jpg", ".jpeg")
 
 ProgressCallback = Callable[[int, int], None]
 """Called as ``progress(bytes_done, bytes_total)`` while a transfer runs."""
@@ -193,6 +196,20 @@ class ImageRef:
     @property
     def name(self) -> str:
         return PurePosixPath(self.path).name
+
+    def age_key(self) -> tuple[datetime, int, str]:
+        """Sorts files oldest first: camera time, then frame number, then path."""
+        return (self.timestamp or datetime.min, self.index or 0, self.path)
+
+    @property
+    def is_jpeg(self) -> bool:
+        return self.name.lower().endswith(JPEG_SUFFIXES)
+
+
+def newest_picture(refs: list[ImageRef]) -> ImageRef:
+    """The last JPEG of ``refs`` (a RAW+JPEG shot lists both), else the last file."""
+    pictures = [ref for ref in refs if ref.is_jpeg]
+    return (pictures or refs)[-1]
 
 
 @dataclass(frozen=True, slots=True)

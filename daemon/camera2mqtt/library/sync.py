@@ -39,8 +39,9 @@ from camera2mqtt.cameras.base import (
     ImageRef,
     TransferError,
     UnsafeFilename,
+    newest_picture,
 )
-from camera2mqtt.files import TEMP_PREFIX, check_free_space
+from camera2mqtt.files import TEMP_PREFIX, check_free_space, fsync_directory
 from camera2mqtt.library.naming import DEFAULT_TEMPLATE, candidates, render, template_problem
 from camera2mqtt.library.store import DownloadStore, Identity, identity_text
 
@@ -267,7 +268,7 @@ class SyncJob:
         """List the camera (or take ``refs``, already listed) and decide what to fetch
         (the store is read once)."""
         self._camera.require(Capability.DOWNLOAD)
-        refs = sorted(self._camera.list_images() if refs is None else refs, key=_age_key)
+        refs = sorted(self._camera.list_images() if refs is None else refs, key=ImageRef.age_key)
         if self._skip is not None:  # files another part fetched (timelapse frames)
             refs = [ref for ref in refs if not self._skip(ref)]
         if self._store is not None:
@@ -289,7 +290,7 @@ class SyncJob:
                     continue
                 wanted.append(found[0])
         elif options.which == "latest":
-            wanted = _newest_picture(refs)
+            wanted = [newest_picture(refs)] if refs else []
         elif options.which == "all" or options.force:
             wanted = refs
         else:
@@ -394,7 +395,7 @@ class SyncJob:
         pending, self._pending = self._pending, []
         self._pending_paths.clear()
         for folder in {final.parent for _identity, final, _sha, _partial in pending}:
-            _fsync_directory(folder)
+            fsync_directory(folder)
         if self._store is not None:
             self._store.add_many(
                 [(identity, str(final), sha256) for identity, final, sha256, _p in pending]
@@ -576,20 +577,12 @@ class SyncJob:
 
     def _bytes_progress(self, path: str, count: int, file_done: int, file_total: int) -> None:
         self._bytes_done += count
-        if self._on_progress is not None:
-            self._on_progress(
-                SyncProgress(
-                    self._tally.count,
-                    self._total,
-                    self._bytes_done,
-                    self._bytes_total,
-                    path,
-                    file_done=file_done,
-                    file_total=file_total,
-                )
-            )
+        self._emit(path, file_done=file_done, file_total=file_total)
 
     def _report(self, path: str, outcome: FileOutcome) -> None:
+        self._emit(path, finished=outcome)
+
+    def _emit(self, path: str, **details: Any) -> None:
         if self._on_progress is not None:
             self._on_progress(
                 SyncProgress(
@@ -598,7 +591,7 @@ class SyncJob:
                     self._bytes_done,
                     self._bytes_total,
                     path,
-                    finished=outcome,
+                    **details,
                 )
             )
 
@@ -625,15 +618,6 @@ class SyncJob:
 def _key(identity: Identity) -> str:
     text = "\x00".join(str(part) for part in identity.key())
     return hashlib.sha256(text.encode("utf-8", "surrogateescape")).hexdigest()[:32]
-
-
-def _age_key(ref: ImageRef) -> tuple[datetime, int, str]:
-    return (ref.timestamp or datetime.min, ref.index or 0, ref.path)
-
-
-def _newest_picture(refs: list[ImageRef]) -> list[ImageRef]:
-    pictures = [ref for ref in refs if ref.name.lower().endswith((".jpg", ".jpeg"))]
-    return (pictures or refs)[-1:]
 
 
 def _write_all(fd: int, data: bytes) -> None:
@@ -674,16 +658,3 @@ def _remove(path: Path) -> None:
             path.unlink()
     except OSError as error:
         log.warning("Could not remove the leftover %s: %s", path, error)
-
-
-def _fsync_directory(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)

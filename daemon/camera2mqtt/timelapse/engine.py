@@ -31,7 +31,13 @@ from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any, Protocol
 
-from camera2mqtt.cameras.base import CameraBusy, CameraError, CameraUnreachable, ImageRef
+from camera2mqtt.cameras.base import (
+    CameraBusy,
+    CameraError,
+    CameraUnreachable,
+    ImageRef,
+    newest_picture,
+)
 from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.timelapse.settings import TimelapseConfig
 from camera2mqtt.timelapse.store import FrameRecord, TimelapseRecord, TimelapseStore
@@ -60,7 +66,6 @@ MAX_COUNT = 1_000_000
 RECHECK = 60.0  # seconds: how often a waiting timelapse looks at the wall clock again
 LATE_FRACTION = 0.5  # a slot later than this part of an interval is missed, not taken
 VIDEO_JOIN_TIMEOUT = 5.0
-JPEG_SUFFIXES = (".jpg", ".jpeg")
 STAGING_FOLDER = ".camera2mqtt-staging"
 CONTROL_ACTIONS = ("start", "stop", "pause", "resume", "set")
 
@@ -611,8 +616,7 @@ class TimelapseEngine:
         config = runner.config
         record = runner.record
         assert record.session is not None
-        pictures = [ref for ref in refs if ref.name.lower().endswith(JPEG_SUFFIXES)]
-        ref = (pictures or refs)[-1]
+        ref = newest_picture(refs)
         final = self._frame_path(config, record.session, index)
         # The driver writes the camera's file name atomically; renaming it within the same
         # folder tree to its frame name keeps the final path all-or-nothing.
