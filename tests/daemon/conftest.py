@@ -6,6 +6,7 @@ received. Each test gets its own broker and its own base topic and discovery pre
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -141,6 +142,13 @@ def stack(stack_parts: Stack) -> Iterator[Stack]:
     from camera2mqtt.service import Service
 
     service = Service(load_config(stack_parts.config_path), camera_factory=stack_cameras)
+    with serving(stack_parts, service) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def serving(stack_parts: Stack, service: Any) -> Iterator[Stack]:
+    """``service`` started as the stack's daemon with everything online; stopped afterwards."""
     stack_parts.service = service
     service.start()
     try:
