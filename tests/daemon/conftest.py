@@ -19,6 +19,7 @@ from camera2mqtt.cameras import open_camera
 from camera2mqtt.cameras.serial import SerialCamera
 from camera2mqtt.cameras.serial.link import LinkTimeouts
 from tests.daemon.mqtt_probe import MqttProbe
+from tests.daemon_config import mqtt_and_folders
 
 READY_TIMEOUT = 45.0
 POLL_INTERVAL = 0.25
@@ -49,15 +50,7 @@ def daemon_config_text(
 ) -> str:
     """A daemon config for the simulators, everything on 127.0.0.1 and under root."""
     lines = [
-        "mqtt:",
-        "  host: 127.0.0.1",
-        f"  port: {mqtt_port}",
-        f"  base_topic: {base}",
-        f"  client_id: {base}-daemon",
-        "  keepalive: 10",
-        f"  discovery_prefix: {prefix}",
-        f"photos_dir: {root / 'photos'}",
-        f"state_dir: {root / 'state'}",
+        *mqtt_and_folders(port=mqtt_port, base=base, root=root, prefix=prefix),
         "log_level: INFO",
         "cameras:",
     ]

@@ -14,6 +14,7 @@ from camera2mqtt.library import PARTIAL_DIR, DownloadStore
 from camera2mqtt.service import Service
 from camera2mqtt.statedb import StateDB
 from tests.daemon.mqtt_probe import MqttProbe
+from tests.daemon_config import mqtt_and_folders
 
 READY = 60.0
 CAMERA = "tg"
@@ -29,15 +30,7 @@ def config_text(
     poll_interval: float = 1,
 ) -> str:
     lines = [
-        "mqtt:",
-        "  host: 127.0.0.1",
-        f"  port: {mqtt_port}",
-        f"  base_topic: {base}",
-        f"  client_id: {base}-daemon",
-        f"  discovery_prefix: {base}-ha",
-        "  keepalive: 10",
-        f"state_dir: {root / 'state'}",
-        f"photos_dir: {root / 'photos'}",
+        *mqtt_and_folders(port=mqtt_port, base=base, root=root),
         "cameras:",
         f"  {CAMERA}:",
         "    type: wifi",
