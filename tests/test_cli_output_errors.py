@@ -5,24 +5,13 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-RUN_TIMEOUT = 60.0
+from tests.cli_run import camera2mqtt
+
 NOWHERE = f"/proc/camera2mqtt-{os.getpid()}"  # a folder nobody can create files in
-
-
-def camera2mqtt(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "camera2mqtt", *args],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        check=False,
-    )
 
 
 def assert_one_sentence(result: subprocess.CompletedProcess[str], *words: str) -> None:

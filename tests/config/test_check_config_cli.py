@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from camera2mqtt import cli
 from camera2mqtt.config import EX_CONFIG
+from tests.cli_run import camera2mqtt
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "config" / "camera2mqtt.example.yaml"
 SECRET = "pw-only-in-the-environment-7781"
-RUN_TIMEOUT = 60.0
 
 GOOD = """\
 mqtt:
@@ -45,23 +42,10 @@ cameras:
 """
 
 
-def check_config(*args: str, env_extra: dict[str, str] | None = None):
-    env = {k: v for k, v in os.environ.items() if k not in ("NOTIFY_SOCKET", "C2M_SECRET")}
-    env.update(env_extra or {})
-    return subprocess.run(
-        [sys.executable, "-m", "camera2mqtt", *args],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        stdin=subprocess.DEVNULL,
-        env=env,
-    )
-
-
 def test_a_good_file_prints_ok_and_a_redacted_summary(tmp_path: Path) -> None:
     config = tmp_path / "good.yaml"
     config.write_text(GOOD)
-    result = check_config(
+    result = camera2mqtt(
         "--log-level", "DEBUG", "check-config", str(config), env_extra={"C2M_SECRET": SECRET}
     )
     assert result.returncode == 0, result
@@ -74,7 +58,7 @@ def test_a_good_file_prints_ok_and_a_redacted_summary(tmp_path: Path) -> None:
 def test_quiet_prints_only_ok(tmp_path: Path) -> None:
     config = tmp_path / "good.yaml"
     config.write_text(GOOD)
-    result = check_config("check-config", "-q", str(config), env_extra={"C2M_SECRET": SECRET})
+    result = camera2mqtt("check-config", "-q", str(config), env_extra={"C2M_SECRET": SECRET})
     assert result.returncode == 0, result
     assert result.stdout == f"ok: {config}: 1 camera\n"
 
@@ -82,7 +66,7 @@ def test_quiet_prints_only_ok(tmp_path: Path) -> None:
 def test_a_bad_file_lists_every_problem_and_exits_78(tmp_path: Path) -> None:
     config = tmp_path / "bad.yaml"
     config.write_text(BAD)
-    result = check_config("check-config", str(config), env_extra={"C2M_SECRET": SECRET})
+    result = camera2mqtt("check-config", str(config), env_extra={"C2M_SECRET": SECRET})
     assert result.returncode == EX_CONFIG == 78, result
     assert result.stdout == ""
     output = result.stderr
@@ -113,7 +97,7 @@ def test_other_failures_are_one_line_with_exit_78(tmp_path: Path, content, words
     config = tmp_path / "c.yaml"
     if content is not None:
         config.write_text(content)
-    result = check_config("check-config", str(config))
+    result = camera2mqtt("check-config", str(config))
     assert result.returncode == EX_CONFIG, result
     assert "Traceback" not in result.stderr + result.stdout
     if content is None or "YAML" in words:
@@ -122,7 +106,7 @@ def test_other_failures_are_one_line_with_exit_78(tmp_path: Path, content, words
 
 
 def test_the_example_checks_ok_without_showing_the_password() -> None:
-    result = check_config("check-config", str(EXAMPLE), env_extra={"MQTT_PASSWORD": SECRET})
+    result = camera2mqtt("check-config", str(EXAMPLE), env_extra={"MQTT_PASSWORD": SECRET})
     assert result.returncode == 0, result
     assert result.stdout.startswith(f"ok: {EXAMPLE}: 2 cameras")
     assert SECRET not in result.stdout + result.stderr

@@ -4,8 +4,6 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -19,20 +17,7 @@ from camera2mqtt.config import (
     ConfigError,
     parse_config,
 )
-
-RUN_TIMEOUT = 60.0
-
-
-def camera2mqtt(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k != "NOTIFY_SOCKET"}
-    return subprocess.run(
-        [sys.executable, "-m", "camera2mqtt", *args],
-        capture_output=True,
-        text=True,
-        timeout=RUN_TIMEOUT,
-        env=env,
-        check=False,
-    )
+from tests.cli_run import camera2mqtt
 
 
 def folders(root: Path) -> str:

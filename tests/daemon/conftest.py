@@ -6,6 +6,7 @@ received. Each test gets its own broker and its own base topic and discovery pre
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -18,6 +19,7 @@ from camera2mqtt.cameras import open_camera
 from camera2mqtt.cameras.serial import SerialCamera
 from camera2mqtt.cameras.serial.link import LinkTimeouts
 from tests.daemon.mqtt_probe import MqttProbe
+from tests.daemon_config import mqtt_and_folders
 
 READY_TIMEOUT = 45.0
 POLL_INTERVAL = 0.25
@@ -48,15 +50,7 @@ def daemon_config_text(
 ) -> str:
     """A daemon config for the simulators, everything on 127.0.0.1 and under root."""
     lines = [
-        "mqtt:",
-        "  host: 127.0.0.1",
-        f"  port: {mqtt_port}",
-        f"  base_topic: {base}",
-        f"  client_id: {base}-daemon",
-        "  keepalive: 10",
-        f"  discovery_prefix: {prefix}",
-        f"photos_dir: {root / 'photos'}",
-        f"state_dir: {root / 'state'}",
+        *mqtt_and_folders(port=mqtt_port, base=base, root=root, prefix=prefix),
         "log_level: INFO",
         "cameras:",
     ]
@@ -141,6 +135,13 @@ def stack(stack_parts: Stack) -> Iterator[Stack]:
     from camera2mqtt.service import Service
 
     service = Service(load_config(stack_parts.config_path), camera_factory=stack_cameras)
+    with serving(stack_parts, service) as stack:
+        yield stack
+
+
+@contextlib.contextmanager
+def serving(stack_parts: Stack, service: Any) -> Iterator[Stack]:
+    """``service`` started as the stack's daemon with everything online; stopped afterwards."""
     stack_parts.service = service
     service.start()
     try:

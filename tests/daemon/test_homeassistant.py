@@ -4,8 +4,6 @@ birth, only with sensors that have values, and the same entities in entity mode.
 
 from __future__ import annotations
 
-import threading
-import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,35 +12,13 @@ import pytest
 from camera2mqtt.config import load_config
 from camera2mqtt.homeassistant.announcer import DEFAULT_DEBOUNCE
 from camera2mqtt.service import Service
+from tests.clocks import ManualClock
 from tests.daemon.conftest import Stack
 from tests.daemon.mqtt_probe import Message
 from tests.daemon.test_discovery import REQUIRED, TOPIC_KEYS
 
 TIMEOUT = 45.0
 WIFI_MODEL = "E-M1MarkIII"
-
-
-class ManualClock:
-    """The announcer's clock, moved only by the test; remembers when it was moved (in real
-    monotonic time) so each message can be given the clock time it arrived at."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._now = 1000.0
-        self._moves: list[tuple[float, float]] = [(-1.0, self._now)]
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
-            self._moves.append((time.monotonic(), self._now))
-
-    def at(self, real: float) -> float:
-        with self._lock:
-            return [clock for moved, clock in self._moves if moved <= real][-1]
 
 
 def start_service(stack: Stack, clock: ManualClock, *, mode: str = "device") -> Service:

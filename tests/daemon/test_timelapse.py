@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.daemon.conftest import Stack
+from tests.daemon.conftest import Stack, serving
 from tests.daemon.mqtt_probe import MqttProbe
 
 TIMEOUT = 45.0
@@ -34,15 +34,11 @@ def lapse_stack(stack_parts: Stack) -> Iterator[Stack]:
         }
     }
     stack_parts.config_path.write_text(yaml.safe_dump(data))
-    service = Service(load_config(stack_parts.config_path))
-    stack_parts.service = service
-    service.start()
-    try:
-        stack_parts.wait_online()
-        yield stack_parts
-    finally:
-        stack_parts.service.stop()  # a test may have replaced it (restart)
-        service.stop()
+    with serving(stack_parts, Service(load_config(stack_parts.config_path))) as stack:
+        try:
+            yield stack
+        finally:
+            stack.service.stop()  # a test may have replaced it (restart)
 
 
 def state_where(stack: Stack, predicate, since: int, what: str) -> dict[str, Any]:

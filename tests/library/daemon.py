@@ -9,9 +9,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from camera2mqtt.config import parse_config
 from camera2mqtt.library import PARTIAL_DIR, DownloadStore
+from camera2mqtt.service import Service
 from camera2mqtt.statedb import StateDB
 from tests.daemon.mqtt_probe import MqttProbe
+from tests.daemon_config import mqtt_and_folders
 
 READY = 60.0
 CAMERA = "tg"
@@ -27,15 +30,7 @@ def config_text(
     poll_interval: float = 1,
 ) -> str:
     lines = [
-        "mqtt:",
-        "  host: 127.0.0.1",
-        f"  port: {mqtt_port}",
-        f"  base_topic: {base}",
-        f"  client_id: {base}-daemon",
-        f"  discovery_prefix: {base}-ha",
-        "  keepalive: 10",
-        f"state_dir: {root / 'state'}",
-        f"photos_dir: {root / 'photos'}",
+        *mqtt_and_folders(port=mqtt_port, base=base, root=root),
         "cameras:",
         f"  {CAMERA}:",
         "    type: wifi",
@@ -96,6 +91,30 @@ def new_base() -> str:
 def probe_for(broker_port: int, base: str) -> Iterator[MqttProbe]:
     with MqttProbe("127.0.0.1", broker_port, (f"{base}/#", f"{base}-ha/#")) as probe:
         yield probe
+
+
+def start_in_process(
+    broker, sim, root: Path, extra: tuple[str, ...] = (), poll_interval: float = 1.0
+) -> Iterator[Daemon]:
+    """The daemon in this process with the simulator ``sim``, online; stopped afterwards."""
+    base = new_base()
+    text = config_text(
+        mqtt_port=broker.port,
+        wifi_port=sim.port,
+        base=base,
+        root=root,
+        extra=extra,
+        poll_interval=poll_interval,
+    )
+    for probe in probe_for(broker.port, base):
+        service = Service(parse_config(text))
+        service.start()
+        try:
+            daemon = Daemon(probe, base, root)
+            daemon.wait_online()
+            yield daemon
+        finally:
+            service.stop()
 
 
 def local_files(root: Path) -> dict[str, bytes]:

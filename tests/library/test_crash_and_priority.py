@@ -6,13 +6,10 @@ import itertools
 import random
 import signal
 import time
-from collections.abc import Iterator
 from datetime import datetime, timedelta
 
 import pytest
 
-from camera2mqtt.config import parse_config
-from camera2mqtt.service import Service
 from tests.daemon.daemon_process import DaemonProcess
 from tests.library.conftest import add
 from tests.library.daemon import (
@@ -22,6 +19,7 @@ from tests.library.daemon import (
     config_text,
     new_base,
     probe_for,
+    start_in_process,
 )
 
 KILLS = 6
@@ -84,27 +82,6 @@ def test_sigkill_during_syncs_loses_and_repeats_nothing(broker, sim, tmp_path, h
     # killed are placed from their partial files, not fetched again.
     allowance = KILLS * (40_000 if not honour_range else 16_384)
     assert sim.file_bytes_sent <= card_size + allowance, (sim.file_bytes_sent, card_size)
-
-
-def start_in_process(broker, sim, root, extra, poll_interval=1.0) -> Iterator[Daemon]:
-    base = new_base()
-    text = config_text(
-        mqtt_port=broker.port,
-        wifi_port=sim.port,
-        base=base,
-        root=root,
-        extra=extra,
-        poll_interval=poll_interval,
-    )
-    for probe in probe_for(broker.port, base):
-        service = Service(parse_config(text))
-        service.start()
-        try:
-            daemon = Daemon(probe, base, root)
-            daemon.wait_online()
-            yield daemon
-        finally:
-            service.stop()
 
 
 def test_timelapse_misses_no_slot_during_a_200_file_sync(broker, sim, tmp_path):

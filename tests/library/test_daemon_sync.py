@@ -4,40 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
-from camera2mqtt.config import parse_config
-from camera2mqtt.service import Service
 from tests.library.conftest import FOLDER, add, photo_bytes
 from tests.library.daemon import (
     Daemon,
     check_consistent,
-    config_text,
     local_files,
-    new_base,
-    probe_for,
+    start_in_process,
 )
-
-
-def start(broker, sim, root: Path, extra: tuple[str, ...] = ()) -> Iterator[Daemon]:
-    base = new_base()
-    text = config_text(mqtt_port=broker.port, wifi_port=sim.port, base=base, root=root, extra=extra)
-    for probe in probe_for(broker.port, base):
-        service = Service(parse_config(text))
-        service.start()
-        try:
-            daemon = Daemon(probe, base, root)
-            daemon.wait_online()
-            yield daemon
-        finally:
-            service.stop()
 
 
 @pytest.fixture
 def daemon(broker, sim, tmp_path) -> Iterator[Daemon]:
-    yield from start(broker, sim, tmp_path)
+    yield from start_in_process(broker, sim, tmp_path)
 
 
 def card_bytes(sim) -> dict[str, bytes]:

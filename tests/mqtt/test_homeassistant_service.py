@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -16,25 +15,12 @@ import pytest
 from camera2mqtt.config import parse_config
 from camera2mqtt.homeassistant import DEFAULT_DEBOUNCE
 from camera2mqtt.service import Service
+from tests.clocks import ManualClock
 from tests.mqtt.fake_camera import FakeWorld
 from tests.mqtt.recorder import Recorder
 from tests.mqtt.test_service import config_text
 
 QUIET = 0.5  # seconds a test waits to see that a message does NOT come
-
-
-class ManualClock:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._now = 500.0
-
-    def __call__(self) -> float:
-        with self._lock:
-            return self._now
-
-    def advance(self, seconds: float) -> None:
-        with self._lock:
-            self._now += seconds
 
 
 @dataclass
@@ -64,7 +50,7 @@ def start(broker, tmp_path: Path, *, base: str | None = None, world: FakeWorld |
     base = base or f"t{uuid.uuid4().hex[:8]}"
     config = parse_config(config_text(broker.port, base, tmp_path))
     world = world or FakeWorld()
-    clock = ManualClock()
+    clock = ManualClock(start=500.0)
     recorder = Recorder(broker.port)
     service = Service(config, camera_factory=world.factory, clock=clock)
     service.start()
@@ -137,7 +123,7 @@ def test_a_removed_component_is_sent_as_a_placeholder_then_left_out(broker, tmp_
         first.recorder.close()
     # The same camera without allow.power_off: its Power off button must go.
     text = config_text(broker.port, first.base, tmp_path).replace("power_off: true", "erase: false")
-    clock = ManualClock()
+    clock = ManualClock(start=500.0)
     recorder = Recorder(broker.port)
     service = Service(parse_config(text), camera_factory=FakeWorld().factory, clock=clock)
     mark = recorder.mark()

@@ -19,6 +19,7 @@ from camera2mqtt.homeassistant import HomeAssistantStore
 from camera2mqtt.service import Service
 from camera2mqtt.statedb import StateDB
 from camera2mqtt.worker import next_target
+from tests.daemon_config import mqtt_and_folders
 from tests.mqtt.fake_camera import PHOTO, FakeWorld
 from tests.mqtt.recorder import Recorder
 
@@ -31,18 +32,7 @@ def config_text(
     cameras: tuple[str, ...] = ("cam",),
     extra: tuple[str, ...] = (),
 ) -> str:
-    lines = [
-        "mqtt:",
-        "  host: 127.0.0.1",
-        f"  port: {port}",
-        f"  base_topic: {base}",
-        f"  client_id: {base}-daemon",
-        f"  discovery_prefix: {base}-ha",
-        "  keepalive: 10",
-        f"state_dir: {root / 'state'}",
-        f"photos_dir: {root / 'photos'}",
-        "cameras:",
-    ]
+    lines = [*mqtt_and_folders(port=port, base=base, root=root), "cameras:"]
     for number, name in enumerate(cameras):
         lines += [
             f"  {name}:",

@@ -9,6 +9,7 @@ import sys
 import threading
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -40,6 +41,24 @@ def start_receiver(*args: str) -> tuple[subprocess.Popen[str], str]:
     return process, first
 
 
+def send_until_stopped(
+    port: int, frames: list[bytes], stop: threading.Event, **options: Any
+) -> threading.Thread:
+    """A started thread sending ``frames`` to 127.0.0.1:``port``, one every 20 ms, until
+    they run out or ``stop`` is set."""
+
+    def send() -> None:
+        with StreamSender([StreamTarget("127.0.0.1", port)], **options) as sender:
+            for jpeg in frames:
+                if stop.wait(0.02):
+                    return
+                sender.send_frame(jpeg)
+
+    thread = threading.Thread(target=send)
+    thread.start()
+    return thread
+
+
 def test_receive_saves_the_frames_it_was_sent(tmp_path: Path) -> None:
     port = free_port(socket.SOCK_DGRAM)
     frames = jpegs(40)
@@ -49,16 +68,7 @@ def test_receive_saves_the_frames_it_was_sent(tmp_path: Path) -> None:
     try:
         assert f"UDP 127.0.0.1:{port}" in first
         stop = threading.Event()
-
-        def send() -> None:
-            with StreamSender([StreamTarget("127.0.0.1", port)], packet_size=200) as sender:
-                for jpeg in frames:
-                    if stop.wait(0.02):
-                        return
-                    sender.send_frame(jpeg)
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender = send_until_stopped(port, frames, stop, packet_size=200)
         out, err = process.communicate(timeout=TIMEOUT)
         stop.set()
         sender.join(TIMEOUT)
@@ -84,16 +94,7 @@ def test_receive_serves_mjpeg(tmp_path: Path) -> None:
     try:
         assert process.stdout is not None
         assert f"127.0.0.1:{http_port}/cameras/garden/live.mjpg" in process.stdout.readline()
-
-        def send() -> None:
-            with StreamSender([StreamTarget("127.0.0.1", port)]) as sender:
-                for jpeg in frames:
-                    if stop.wait(0.02):
-                        return
-                    sender.send_frame(jpeg)
-
-        sender = threading.Thread(target=send)
-        sender.start()
+        sender = send_until_stopped(port, frames, stop)
         url = f"http://127.0.0.1:{http_port}/cameras/garden/live.mjpg"
         with urllib.request.urlopen(url, timeout=TIMEOUT) as response:
             parts = read_parts(response, 4)

@@ -11,11 +11,9 @@ import pytest
 from PIL import Image
 
 from camera2mqtt.cameras.wifi import WifiCamera
-from camera2mqtt.sim.wifi import WifiSimulator
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
 from camera2mqtt.stream.live import FrameHub, LiveFrame
 from camera2mqtt.stream.mjpeg import BOUNDARY, MjpegServer, MjpegServerError, parse_listen
-from tests.conftest import WIFI_MODEL
 from tests.stream.helpers import FeedPump
 
 TIMEOUT = 20.0
@@ -44,22 +42,6 @@ def valid_jpeg(data: bytes) -> tuple[int, int]:
         image.verify()
         assert image.format == "JPEG"
         return image.size
-
-
-@pytest.fixture
-def streamer() -> RtpStreamer:
-    return RtpStreamer(fps=60)
-
-
-@pytest.fixture
-def camera(streamer: RtpStreamer):
-    with WifiSimulator(WIFI_MODEL, liveview=streamer) as simulator:
-        camera = WifiCamera("127.0.0.1", simulator.port, timeout=5.0)
-        camera.connect()
-        try:
-            yield camera
-        finally:
-            camera.close()
 
 
 def test_live_mjpg_from_the_camera_yields_valid_jpegs_in_order(

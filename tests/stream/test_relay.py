@@ -6,32 +6,14 @@ from __future__ import annotations
 import pytest
 
 from camera2mqtt.cameras.wifi import WifiCamera
-from camera2mqtt.sim.wifi import WifiSimulator
 from camera2mqtt.sim.wifi.liveview import RtpStreamer
 from camera2mqtt.stream.codec import Flags, decode
 from camera2mqtt.stream.live import StreamRelay
 from camera2mqtt.stream.receiver import StreamReceiver
 from camera2mqtt.stream.sender import StreamSender, StreamTarget
-from tests.conftest import WIFI_MODEL
 from tests.stream.helpers import Collector, FeedPump, LossyForwarder
 
 GOOD_FRAMES = 25
-
-
-@pytest.fixture
-def streamer() -> RtpStreamer:
-    return RtpStreamer(fps=60)
-
-
-@pytest.fixture
-def camera(streamer: RtpStreamer):
-    with WifiSimulator(WIFI_MODEL, liveview=streamer) as simulator:
-        camera = WifiCamera("127.0.0.1", simulator.port, timeout=5.0)
-        camera.connect()
-        try:
-            yield camera
-        finally:
-            camera.close()
 
 
 @pytest.mark.parametrize("packet_size", [1400, 300])

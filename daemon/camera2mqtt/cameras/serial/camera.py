@@ -283,14 +283,9 @@ class SerialCamera(Camera):
         taken = _from_camera_time(summary.taken) if summary and summary.taken else None
         return ImageRef(path=name, size=size, timestamp=taken, index=frame)
 
-    def download(
-        self,
-        ref: ImageRef,
-        dest_dir: Path,
-        *,
-        progress: ProgressCallback | None = None,
-        cancel: threading.Event | None = None,
-    ) -> Path:
+    def _image_chunks(self, ref: ImageRef) -> tuple[int | None, Iterator[bytes]]:
+        """The size (None if neither the camera nor the listing knows it) and the chunks of
+        ``ref``'s image, after checking its frame still holds that file."""
         frame = self._frame_of(ref)
         current = self._filename(frame)
         if current != ref.name:
@@ -301,13 +296,24 @@ class SerialCamera(Camera):
         size = self._frame_int(frame, Register.IMAGE_SIZE)
         if size <= 0:
             size = ref.size
-        chunks = self._stream(frame, Register.IMAGE, size if size > 0 else None)
+        known = size if size > 0 else None
+        return known, self._stream(frame, Register.IMAGE, known)
+
+    def download(
+        self,
+        ref: ImageRef,
+        dest_dir: Path,
+        *,
+        progress: ProgressCallback | None = None,
+        cancel: threading.Event | None = None,
+    ) -> Path:
+        size, chunks = self._image_chunks(ref)
         try:
             return write_atomically(
                 Path(dest_dir),
                 ref.name,
                 chunks,
-                expected_size=size if size > 0 else None,
+                expected_size=size,
                 mtime=ref.timestamp,
                 progress=progress,
                 cancel=cancel,
@@ -318,19 +324,9 @@ class SerialCamera(Camera):
     @contextlib.contextmanager
     def open_file(self, ref: ImageRef, *, offset: int = 0) -> Iterator[FileStream]:
         """The frame's image from its start (the protocol has no offset to resume from)."""
-        frame = self._frame_of(ref)
-        current = self._filename(frame)
-        if current != ref.name:
-            raise CameraError(
-                f"Frame {frame} is now {current}, not {ref.name}: the card changed. List the "
-                "pictures again and retry."
-            )
-        size = self._frame_int(frame, Register.IMAGE_SIZE)
-        if size <= 0:
-            size = ref.size
-        chunks = self._stream(frame, Register.IMAGE, size if size > 0 else None)
+        size, chunks = self._image_chunks(ref)
         try:
-            yield FileStream(offset=0, size=size if size > 0 else None, chunks=chunks)
+            yield FileStream(offset=0, size=size, chunks=chunks)
         finally:
             _close(chunks)
 

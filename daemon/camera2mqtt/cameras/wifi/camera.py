@@ -15,11 +15,11 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from xml.sax.saxutils import escape
 
 from camera2mqtt.cameras.base import (
@@ -63,6 +63,8 @@ from camera2mqtt.files import write_atomically
 __all__ = ["OPERATION_MODES", "WifiCamera"]
 
 log = logging.getLogger(__name__)
+
+_T = TypeVar("_T")
 
 PLAY, REC, SHUTTER = "play", "rec", "shutter"
 _CONTENT_RANGE = re.compile(r"bytes (\d+)-(\d+)/(\d+)")
@@ -490,25 +492,32 @@ class WifiCamera(Camera):
         """Stream ``ref`` into ``dest_dir`` through a temp file; size checked, mtime set."""
         self.require(Capability.DOWNLOAD)
         path = _camera_path(ref.path)
+        with self._operation(OPERATION_MODES["download"]):
+            return self._retry_in_download_mode(
+                ref, lambda: self._download(ref, path, Path(dest_dir), progress, cancel)
+            )
+
+    def _retry_in_download_mode(self, ref: ImageRef, send: Callable[[], _T]) -> _T:
+        """``send()``, once more after switching to download mode again if the camera refused
+        it for the mode; a 404 means the file is gone."""
         mode = OPERATION_MODES["download"]
-        with self._operation(mode):
-            for attempt in range(2):
-                try:
-                    return self._download(ref, path, Path(dest_dir), progress, cancel)
-                except WrongMode:
-                    # Refused before any byte was written: the mode changed behind our back.
-                    if attempt:
-                        raise WrongMode(
-                            f"The camera refused to send {ref.path} in {mode} mode.", mode=mode
-                        ) from None
-                    self._mode = None
-                    self._switch(mode)
-                except CommandRejected as error:
-                    if error.status == 404:
-                        raise TransferError(
-                            f"{ref.path} is not on the card any more; list the images again."
-                        ) from None
-                    raise
+        for attempt in range(2):
+            try:
+                return send()
+            except WrongMode:
+                # Refused before any byte was written: the mode changed behind our back.
+                if attempt:
+                    raise WrongMode(
+                        f"The camera refused to send {ref.path} in {mode} mode.", mode=mode
+                    ) from None
+                self._mode = None
+                self._switch(mode)
+            except CommandRejected as error:
+                if error.status == 404:
+                    raise TransferError(
+                        f"{ref.path} is not on the card any more; list the images again."
+                    ) from None
+                raise
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _download(
@@ -521,11 +530,7 @@ class WifiCamera(Camera):
     ) -> Path:
         deadline = self.deadline + ref.size / self.min_transfer_rate
         with self._client.stream(path, deadline=deadline, cancel=cancel) as stream:
-            if stream.size is not None and stream.size != ref.size:
-                raise TransferError(
-                    f"{ref.name}: the camera announces {stream.size} bytes but listed "
-                    f"{ref.size}; list the images again and retry."
-                )
+            _check_announced_size(ref, stream)
             return write_atomically(
                 dest_dir,
                 ref.name,
@@ -555,37 +560,20 @@ class WifiCamera(Camera):
                     f"{ref.name}: the camera sent another part of the file than asked for; "
                     "it will be fetched from the start."
                 )
-            if start == 0 and stream.size is not None and stream.size != ref.size:
-                raise TransferError(
-                    f"{ref.name}: the camera announces {stream.size} bytes but listed "
-                    f"{ref.size}; list the images again and retry."
-                )
+            if start == 0:
+                _check_announced_size(ref, stream)
             yield FileStream(offset=start, size=ref.size, chunks=stream.chunks)
 
     def _open_stream(
         self, stack: contextlib.ExitStack, ref: ImageRef, path: str, offset: int
     ) -> StreamedFile:
-        mode = OPERATION_MODES["download"]
-        for attempt in range(2):
-            try:
-                deadline = self.deadline + (ref.size - offset) / self.min_transfer_rate
-                return stack.enter_context(
-                    self._client.stream(path, deadline=deadline, offset=offset)
-                )
-            except WrongMode:
-                if attempt:
-                    raise WrongMode(
-                        f"The camera refused to send {ref.path} in {mode} mode.", mode=mode
-                    ) from None
-                self._mode = None
-                self._switch(mode)
-            except CommandRejected as error:
-                if error.status == 404:
-                    raise TransferError(
-                        f"{ref.path} is not on the card any more; list the images again."
-                    ) from None
-                raise
-        raise AssertionError("unreachable")  # pragma: no cover
+        deadline = self.deadline + (ref.size - offset) / self.min_transfer_rate
+        return self._retry_in_download_mode(
+            ref,
+            lambda: stack.enter_context(
+                self._client.stream(path, deadline=deadline, offset=offset)
+            ),
+        )
 
     def thumbnail(self, ref: ImageRef) -> bytes:
         self.require(Capability.THUMBNAIL)
@@ -864,6 +852,14 @@ def _camera_path(path: str) -> str:
     ):
         raise UnsafeFilename(f"Refusing the camera path {path!r}: it is not a plain card path.")
     return path
+
+
+def _check_announced_size(ref: ImageRef, stream: StreamedFile) -> None:
+    if stream.size is not None and stream.size != ref.size:
+        raise TransferError(
+            f"{ref.name}: the camera announces {stream.size} bytes but listed "
+            f"{ref.size}; list the images again and retry."
+        )
 
 
 def _range_start(stream: StreamedFile, asked: int, size: int) -> int | None:
