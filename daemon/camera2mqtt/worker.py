@@ -24,13 +24,14 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
 import schedule
 
+from camera2mqtt.camera_state import SYNC_IDLE, SYNC_RUNNING, CameraState
 from camera2mqtt.cameras.base import (
     Camera,
     CameraError,
@@ -52,10 +53,10 @@ from camera2mqtt.library import (
     PresenceProbe,
     SyncJob,
     SyncOptions,
-    SyncProgress,
     clean_leftovers,
     presence_probe,
 )
+from camera2mqtt.library.events import SyncProgressEvents
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
@@ -76,11 +77,9 @@ log = logging.getLogger(__name__)
 QUEUE_SIZE = 32
 RAW_BODY_LIMIT = 256 * 1024
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
-PROGRESS_EVENT_INTERVAL = 1.0  # seconds between download_progress events of one file
 AVAILABILITY_QOS = 1
 LOOP_RESTART_DELAY = 1.0  # seconds before the worker's loop runs again after it failed
 MEGABYTE = 1_000_000
-SYNC_IDLE, SYNC_RUNNING = "idle", "running"
 REPLY_FILES_LIMIT = 1000  # files listed per list in a download reply (the counts stay whole)
 
 CameraFactory = Callable[[CameraConfig], Camera]
@@ -104,61 +103,6 @@ def next_target(t0: float, interval: float, now: float) -> float:
     """The first slot ``t0 + k * interval`` strictly after ``now`` (missed slots skipped)."""
     k = math.floor((now - t0) / interval) + 1
     return t0 + max(k, 1) * interval
-
-
-@dataclass
-class _Counters:
-    shots: int = 0
-    downloads: int = 0
-    errors: int = 0
-
-
-@dataclass
-class _State:
-    """What the worker knows of its camera; published as retained JSON on ``state``."""
-
-    model: str | None = None
-    battery: int | None = None
-    frames_left: int | None = None
-    frames_taken: int | None = None
-    free_bytes: int | None = None
-    photos_on_card: int | None = None
-    card_state: str | None = None
-    mode: str | None = None
-    last_photo: str | None = None
-    last_photo_time: str | None = None
-    last_error: str | None = None
-    counters: _Counters = field(default_factory=_Counters)
-    properties: dict[str, str] = field(default_factory=dict)
-    streaming: bool = False
-    sync_state: str = SYNC_IDLE
-    photos_waiting: int | None = None
-    last_sync: str | None = None
-
-    def as_json(self) -> dict[str, Any]:
-        return {
-            "model": self.model,
-            "battery": self.battery,
-            "frames_left": self.frames_left,
-            "frames_taken": self.frames_taken,
-            "free_bytes": self.free_bytes,
-            "photos_on_card": self.photos_on_card,
-            "card_state": self.card_state,
-            "mode": self.mode,
-            "last_photo": self.last_photo,
-            "last_photo_time": self.last_photo_time,
-            "last_error": self.last_error,
-            "counters": {
-                "shots": self.counters.shots,
-                "downloads": self.counters.downloads,
-                "errors": self.counters.errors,
-            },
-            "properties": dict(self.properties),
-            "streaming": self.streaming,
-            "sync_state": self.sync_state,
-            "photos_waiting": self.photos_waiting,
-            "last_sync": self.last_sync,
-        }
 
 
 _WAKE = object()
@@ -205,7 +149,7 @@ class CameraWorker:
         """How often :meth:`restart` brought the thread back after it died."""
         self._camera: Camera | None = None
         self._available: bool | None = None
-        self._state = _State()
+        self._state = CameraState()
         self._last_thumbnail: bytes | None = None
         self._published_state: str | None = None
         self._sync_due = False
@@ -800,7 +744,7 @@ class CameraWorker:
             delete_after_download=library.delete_after_download and self.config.allow.erase,
             template=library.path_template,
         )
-        progress = _ProgressEvents(self._publish_event)
+        progress = SyncProgressEvents(self._publish_event)
         job = SyncJob(
             camera,
             self._store,
@@ -1070,36 +1014,6 @@ class _TimelapseShots:
             worker._lost()
             raise
         worker._state.properties[name] = value
-
-
-class _ProgressEvents:
-    """A sync's progress as ``sync_progress`` events (files done / total, bytes) after each
-    file, and within a long file at most one per interval."""
-
-    def __init__(self, publish_event: Callable[..., None]) -> None:
-        self._publish_event = publish_event
-        self._next = time.monotonic() + PROGRESS_EVENT_INTERVAL
-
-    def __call__(self, progress: SyncProgress) -> None:
-        now = time.monotonic()
-        if progress.finished is None and now < self._next:
-            return
-        self._next = now + PROGRESS_EVENT_INTERVAL
-        if progress.finished is None and 0 < progress.file_done < progress.file_total:
-            self._publish_event(
-                "download_progress",
-                path=progress.path,
-                bytes=progress.file_done,
-                total=progress.file_total,
-            )
-        self._publish_event(
-            "sync_progress",
-            path=progress.path,
-            files_done=progress.files_done,
-            files_total=progress.files_total,
-            bytes=progress.bytes_done,
-            bytes_total=progress.bytes_total,
-        )
 
 
 _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = {
