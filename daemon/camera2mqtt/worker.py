@@ -673,7 +673,7 @@ class CameraWorker:
         except ProtocolError as error:
             self._lost()  # the driver may be out of step with the camera: reconnect
             return {}, str(error)
-        except (CameraError, ImageTooLarge, TimelapseError) as error:
+        except Camera2MqttError as error:  # ours say what to do in one sentence
             return {}, str(error)
         except OSError as error:
             if error.filename is None:
@@ -957,15 +957,12 @@ class CameraWorker:
     def _stream_start(self, command: Command) -> dict[str, Any]:
         stream = self.config.stream
         if self._relay is None:
-            try:
-                relay = open_relay(
-                    self.live_feed.hub,
-                    targets=stream.targets,
-                    packet_size=stream.packet_size,
-                    header=stream.header,
-                )
-            except Camera2MqttError as error:
-                raise CameraError(str(error)) from error
+            relay = open_relay(
+                self.live_feed.hub,
+                targets=stream.targets,
+                packet_size=stream.packet_size,
+                header=stream.header,
+            )
             try:
                 self._connect().require(Capability.SNAPSHOT)
             except BaseException:
