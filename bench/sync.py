@@ -53,7 +53,7 @@ from camera2mqtt.statedb import StateDB
 port, dest, state = int(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 if sys.argv[5] == "nosync":  # measurement only: what the data fsync costs
     import os
-    os.fdatasync = lambda fd: None
+    os.fdatasync = os.fsync = lambda fd: None
 began = time.perf_counter()
 camera = WifiCamera("127.0.0.1", port, timeout=30)
 camera.connect()

@@ -53,6 +53,7 @@ from camera2mqtt.library import (
     PresenceProbe,
     SyncJob,
     SyncOptions,
+    SyncProgress,
     clean_leftovers,
     presence_probe,
 )
@@ -744,7 +745,13 @@ class CameraWorker:
             delete_after_download=library.delete_after_download and self.config.allow.erase,
             template=library.path_template,
         )
-        progress = SyncProgressEvents(self._publish_event)
+        events = SyncProgressEvents(self._publish_event)
+
+        def progress(update: SyncProgress) -> None:
+            events(update)
+            if update.finished is not None:
+                self._file_done(update.finished)
+
         job = SyncJob(
             camera,
             self._store,
@@ -758,17 +765,13 @@ class CameraWorker:
             reserve_bytes=self.config.keep_free_mb * MEGABYTE,
         )
         job.plan()
-        waiting = job.waiting
         self._state.sync_state = SYNC_RUNNING
-        self._state.photos_waiting = waiting
+        self._state.photos_waiting = job.waiting
         self._publish_state()
         self._publish_event("sync_started", files_total=job.files_total)
         try:
-            while (outcome := job.step()) is not None:
-                self._file_done(outcome)
-                if outcome.status == "done":
-                    waiting -= 1
-                    self._state.photos_waiting = waiting
+            while job.step():
+                self._state.photos_waiting = job.waiting
                 self._between_files()
         finally:
             summary = job.summary()

@@ -2,11 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import threading
 from datetime import datetime
 
 import pytest
 
-from camera2mqtt.library import PARTIAL_DIR, SyncJob, SyncOptions, template_problem
+from camera2mqtt.library import (
+    PARTIAL_DIR,
+    SyncCancelled,
+    SyncJob,
+    SyncOptions,
+    SyncProgress,
+    template_problem,
+)
 from tests.library.conftest import FOLDER, add, files_under, photo_bytes, sync
 
 
@@ -188,3 +197,98 @@ def test_template_problems():
     assert "{name}" in template_problem("{year}/photo.jpg")
     assert "'..'" in template_problem("../{name}")
     assert "relative" in template_problem("/abs/{name}")
+
+
+def test_a_file_is_done_only_once_durable_placed_and_recorded(
+    sim, camera, store, tmp_path, monkeypatch
+):
+    """Fetched files are finished in batches: their data is fsynced before any link to a
+    final path exists, and each is reported done only once it is at that path and recorded."""
+    for index in range(1, 6):
+        add(sim, f"P517000{index}.JPG", f"photo {index}")
+    synced: set[int] = set()
+    linked_before_sync: list[str] = []
+    real_fsync, real_link = os.fsync, os.link
+
+    def fsync(fd: int) -> None:
+        synced.add(os.fstat(fd).st_ino)
+        real_fsync(fd)
+
+    def link(source, target) -> None:
+        if os.stat(source).st_ino not in synced:
+            linked_before_sync.append(str(target))
+        real_link(source, target)
+
+    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(os, "link", link)
+    out = tmp_path / "photos"
+    reported: list[tuple[str, bool, bool]] = []
+
+    def on_progress(progress: SyncProgress) -> None:
+        done = progress.finished
+        if done is not None and done.status == "done":
+            local = done.local_path
+            recorded = any(record.local_path == local for record in store.records("cam"))
+            reported.append((done.path, os.path.isfile(local), recorded))
+
+    job = SyncJob(
+        camera,
+        store,
+        camera_id="cam",
+        camera_name="cam",
+        download_dir=out,
+        options=SyncOptions(),
+        on_progress=on_progress,
+    )
+    job.run()
+    assert linked_before_sync == []
+    assert reported == [(f"{FOLDER}/P517000{index}.JPG", True, True) for index in range(1, 6)]
+    assert not (out / PARTIAL_DIR).exists()
+
+
+def test_cancel_keeps_the_files_fetched_before_it(sim, camera, store, tmp_path):
+    for index in range(1, 5):
+        add(sim, f"P517000{index}.JPG", f"photo {index}")
+    out = tmp_path / "photos"
+    cancel = threading.Event()
+    job = SyncJob(
+        camera,
+        store,
+        camera_id="cam",
+        camera_name="cam",
+        download_dir=out,
+        options=SyncOptions(),
+        cancel=cancel,
+    )
+    assert job.step() and job.step()  # two files fetched, waiting for their batch
+    cancel.set()
+    with pytest.raises(SyncCancelled):
+        job.step()
+    assert [item.path for item in job.summary().done] == [
+        f"{FOLDER}/P5170001.JPG",
+        f"{FOLDER}/P5170002.JPG",
+    ]
+    assert files_under(out) == {
+        "2024/05/17/P5170001.JPG": photo_bytes("photo 1"),
+        "2024/05/17/P5170002.JPG": photo_bytes("photo 2"),
+    }
+    assert len(store.records("cam")) == 2
+    assert len(sync(camera, store, out).summary().done) == 2  # the rest, later
+
+
+def test_a_path_listed_twice_is_one_photo(sim, camera, store, tmp_path):
+    add(sim, "P5170001.JPG", "a")
+    refs = camera.list_images()
+    out = tmp_path / "photos"
+    job = SyncJob(
+        camera,
+        store,
+        camera_id="cam",
+        camera_name="cam",
+        download_dir=out,
+        options=SyncOptions(which="all"),
+    )
+    job.plan(refs + refs)
+    assert job.files_total == 1
+    assert len(job.run().done) == 1
+    assert files_under(out) == {"2024/05/17/P5170001.JPG": photo_bytes("a")}

@@ -112,6 +112,21 @@ def download_to_folder(
     err = err or sys.stderr
     info = camera.info
     bars = _Bars(out, len(refs)) if out.isatty() else None
+
+    def report(progress: SyncProgress) -> None:
+        outcome = progress.finished
+        if bars is not None:
+            if outcome is None:
+                bars(progress)
+                return
+            bars.finish()
+        if outcome is None:
+            return
+        if outcome.status == "done" and bars is None:
+            print(outcome.local_path, file=out)
+        elif outcome.status == "failed":
+            print(f"camera2mqtt: {outcome.reason}", file=err)
+
     job = SyncJob(
         camera,
         None,
@@ -119,16 +134,10 @@ def download_to_folder(
         camera_name=info.model or "camera",
         download_dir=folder,
         options=SyncOptions(which="all", template=template, retry_delays=RETRY_DELAYS[:retries]),
-        on_progress=bars,
+        on_progress=report,
     )
     job.plan(refs)
-    while (outcome := job.step()) is not None:
-        if bars is not None:
-            bars.finish()
-        if outcome.status == "done" and bars is None:
-            print(outcome.local_path, file=out)
-        elif outcome.status == "failed":
-            print(f"camera2mqtt: {outcome.reason}", file=err)
+    job.run()
     summary = job.summary()
     print(
         f"Downloaded {len(summary.done)} file(s), skipped {len(summary.skipped)} already "
@@ -151,15 +160,17 @@ class _Bars:
         self._total = total
         self._bar: ProgressBar | None = None
         self._path: str | None = None
+        self._started = 0
 
     def __call__(self, progress: SyncProgress) -> None:
-        if progress.finished is not None or progress.file_total <= 0:
+        if progress.file_total <= 0:
             return
         if self._bar is None or progress.path != self._path:
             self.finish()
             self._path = progress.path
+            self._started += 1
             name = (progress.path or "").rsplit("/", 1)[-1]
-            label = f"[{progress.files_done + 1}/{self._total}] {name}"
+            label = f"[{self._started}/{self._total}] {name}"
             self._bar = ProgressBar(label, self._stream)
         self._bar(progress.file_done, progress.file_total)
 

@@ -3,12 +3,14 @@
 A :class:`SyncJob` is advanced one file at a time (:meth:`SyncJob.step`), so its caller (the
 camera's worker) can run shots and commands between two files and then go on where it was.
 Each file is fetched into ``<download_dir>/.camera2mqtt-partial/<key>.part`` (the key is a
-hash of the file's identity), fsynced, hard-linked to its final path (a link never replaces
-an existing file, so nothing is overwritten), and only then recorded in the store; the
-partial file is removed last. After a crash at any moment the next sync finds either no
-record (and fetches again, resuming the partial file with an HTTP ``Range`` request where the
-camera honours it, or adopting a byte-identical file already at the final path) or a record
-whose file is in place.
+hash of the file's identity). Fetched files are finished in batches (up to
+:data:`FLUSH_FILES` files or :data:`FLUSH_SECONDS`): fsynced together, hard-linked to their
+final paths (a link never replaces an existing file, so nothing is overwritten; a final path
+only ever holds data already on disk), the folders fsynced, then recorded in the store in one
+transaction; the partial files are removed last, and only then is a file reported done.
+After a crash at any moment the next sync finds either no record (and fetches again,
+resuming the partial file with an HTTP ``Range`` request where the camera honours it, or
+adopting a byte-identical file already at the final path) or a record whose file is in place.
 
 A body cut short is retried with back-off; a file that still fails, or a name that could
 escape the folder, is reported and the job goes on with the next file.
@@ -41,7 +43,7 @@ from camera2mqtt.cameras.base import (
     UnsafeFilename,
     newest_picture,
 )
-from camera2mqtt.files import TEMP_PREFIX, check_free_space, fsync_directory
+from camera2mqtt.files import TEMP_PREFIX, check_free_space, fsync_directories, fsync_files
 from camera2mqtt.library.naming import DEFAULT_TEMPLATE, candidates, render, template_problem
 from camera2mqtt.library.store import DownloadStore, Identity, identity_text
 
@@ -66,8 +68,8 @@ RETRY_DELAYS = (0.5, 1.0, 2.0)  # seconds before the 2nd, 3rd and 4th try of a c
 READ_CHUNK = 1024 * 1024
 FILE_MODE = 0o644
 DONE, SKIPPED, FAILED = "done", "skipped", "failed"
-# Placed files are recorded in batches: one fsync per folder and one commit for many files
-# (a crash before the commit leaves files in place that the next sync adopts).
+# Fetched files are finished in batches: their fsyncs share one disk flush, their records
+# one commit (a crash before the commit leaves files that the next sync adopts).
 FLUSH_FILES = 64
 FLUSH_SECONDS = 1.0
 
@@ -175,6 +177,18 @@ class _Tally:
         return len(self.done) + len(self.skipped) + len(self.failed)
 
 
+@dataclass(frozen=True, slots=True)
+class _Fetched:
+    """A file fetched whole into its partial file, waiting for its batch to be finished."""
+
+    ref: ImageRef
+    identity: Identity
+    partial: Path
+    relative: PurePosixPath
+    sha256: str
+    size: int
+
+
 def clean_leftovers(download_dir: Path) -> int:
     """Remove temp files of earlier runs (``.camera2mqtt-partial-*`` from whole-file
     downloads) under ``download_dir``; resumable partial files are kept for the next sync.
@@ -196,7 +210,9 @@ def clean_leftovers(download_dir: Path) -> int:
 
 class SyncJob:
     """One sync of one camera into ``download_dir``; call :meth:`plan`, then :meth:`step`
-    until it returns None (or :meth:`run` for all at once).
+    until it returns False (or :meth:`run` for all at once). Each file's outcome reaches
+    ``on_progress`` (as ``finished``) once it is final: a fetched file is done when it is
+    durable, placed and recorded, which happens for a batch of files at a time.
 
     ``store`` None (the command line without a state file) skips a file whose path already
     holds a file of the same size instead of consulting records. ``wait(seconds)`` sleeps
@@ -242,8 +258,7 @@ class SyncJob:
         self._known: set[str] = set()  # identity texts of the files in the store
         self._planned = False
         self._new_count: int | None = None
-        self._pending: list[tuple[Identity, Path, str, Path]] = []
-        self._pending_paths: set[str] = set()
+        self._pending: list[_Fetched] = []
         self._pending_since = 0.0
 
     # -- progress -------------------------------------------------------------------------
@@ -268,7 +283,9 @@ class SyncJob:
         """List the camera (or take ``refs``, already listed) and decide what to fetch
         (the store is read once)."""
         self._camera.require(Capability.DOWNLOAD)
-        refs = sorted(self._camera.list_images() if refs is None else refs, key=ImageRef.age_key)
+        listed = self._camera.list_images() if refs is None else refs
+        unique = {ref.path: ref for ref in reversed(listed)}  # a path listed twice is one file
+        refs = sorted(unique.values(), key=ImageRef.age_key)
         if self._skip is not None:  # files another part fetched (timelapse frames)
             refs = [ref for ref in refs if not self._skip(ref)]
         if self._store is not None:
@@ -308,100 +325,116 @@ class SyncJob:
         self._planned = True
         self._drop_stale_partials(wanted)
 
-    def step(self) -> FileOutcome | None:
-        """Handle the next file; None when every file was handled. Raises
-        :class:`SyncCancelled` when cancelled and CameraUnreachable when the camera left."""
+    def step(self) -> bool:
+        """Handle the next file; False when every file was handled. Raises
+        :class:`SyncCancelled` when cancelled and CameraUnreachable when the camera left;
+        files fetched before either are finished first."""
         if not self._planned:
             self.plan()
-        if self._cancel.is_set():
-            raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
-        if not self._queue:
-            self._flush()
-            self._finish()
-            return None
-        ref = self._queue[0]
         try:
-            outcome = self._handle(ref)
+            if self._cancel.is_set():
+                raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
+            if not self._queue:
+                self._finish()
+                return False
+            outcome = self._handle(self._queue[0])
+            self._queue.popleft()
+            if outcome is not None:
+                self._finished(outcome)
+            if self._flush_due():
+                self._flush()
         except BaseException:
             self._flush()
             raise
-        self._queue.popleft()
-        self._tally.add(outcome)
-        self._report(ref.path, outcome)
-        return outcome
+        return True
 
     def run(self) -> SyncSummary:
-        while self.step() is not None:
+        while self.step():
             pass
         return self.summary()
 
     # -- one file -------------------------------------------------------------------------
 
-    def _handle(self, ref: ImageRef) -> FileOutcome:
+    def _handle(self, ref: ImageRef) -> FileOutcome | None:
+        """Skip, fail or fetch ``ref``; None when it was fetched and waits for its batch."""
         identity = Identity.of(self._camera_id, ref)
-        stamp = ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None
-        base = {"path": ref.path, "size": ref.size, "timestamp": stamp}
         try:
             relative = render(
                 self._options.template, ref, camera=self._camera_name, now=self._now()
             )
         except UnsafeFilename as error:
             log.warning("Camera %s: %s", self._camera_name, error)
-            return FileOutcome(**base, status=FAILED, reason=str(error))
+            return _outcome(ref, FAILED, reason=str(error))
         existing = self._existing(identity, relative)
         if existing is not None and not self._options.force:
             erased = self._erase_if_verified(ref, existing, identity)
-            return FileOutcome(**base, status=SKIPPED, local_path=existing, erased=erased)
+            return _outcome(ref, SKIPPED, local_path=existing, erased=erased)
         partial = self._partials / f"{_key(identity)}{PARTIAL_SUFFIX}"
         if self._reserve_bytes is not None:  # a full disk ends the sync (NotEnoughSpace)
             self._dir.mkdir(parents=True, exist_ok=True)
             check_free_space(self._dir, ref.size, reserve=self._reserve_bytes)
         try:
             sha256, size = self._transfer(ref, partial)
-            final = self._place(partial, relative, sha256, size, ref, identity)
-            self._record(identity, final, sha256, partial)
         except (SyncCancelled, CameraUnreachable) as error:
             if isinstance(error, CameraTimeout) and not self._cancel.is_set():
                 self._drop_partial(partial)
-                return FileOutcome(**base, status=FAILED, reason=str(error))
+                return _outcome(ref, FAILED, reason=str(error))
             if self._cancel.is_set():
                 self._drop_partial(partial)
             raise
         except CameraError as error:
             log.warning("Camera %s: %s failed: %s", self._camera_name, ref.path, error)
             self._drop_partial(partial)
-            return FileOutcome(**base, status=FAILED, reason=str(error))
-        erased = self._erase_if_verified(ref, str(final), identity)
-        return FileOutcome(**base, status=DONE, local_path=str(final), erased=erased)
-
-    def _record(self, identity: Identity, final: Path, sha256: str, partial: Path) -> None:
-        self._known.add(identity.text)
+            return _outcome(ref, FAILED, reason=str(error))
+        if ref.timestamp is not None:
+            stamp = ref.timestamp.timestamp()
+            os.utime(partial, (stamp, stamp))
         if not self._pending:
             self._pending_since = time.monotonic()
-        self._pending.append((identity, final, sha256, partial))
-        self._pending_paths.add(str(final))
-        if (
-            len(self._pending) >= FLUSH_FILES
+        self._pending.append(_Fetched(ref, identity, partial, relative, sha256, size))
+        return None
+
+    def _flush_due(self) -> bool:
+        return bool(self._pending) and (
+            not self._queue
+            or len(self._pending) >= FLUSH_FILES
             or time.monotonic() - self._pending_since >= FLUSH_SECONDS
-            or self._options.delete_after_download
-        ):
-            self._flush()
+            or self._options.delete_after_download  # erasing needs the record
+        )
 
     def _flush(self) -> None:
-        """Make the placed files durable (one fsync per folder), record them in one
-        transaction, then drop their partial files."""
+        """Finish the fetched files: fsync them (together), link each at its final path,
+        fsync the folders, record them in one transaction, drop their partial files, and
+        report them."""
         if not self._pending:
             return
-        pending, self._pending = self._pending, []
-        self._pending_paths.clear()
-        for folder in {final.parent for _identity, final, _sha, _partial in pending}:
-            fsync_directory(folder)
+        batch, self._pending = self._pending, []
+        fsync_files([fetched.partial for fetched in batch])
+        placed: list[tuple[_Fetched, Path]] = []
+        outcomes: list[FileOutcome] = []
+        claimed: set[str] = set()
+        for fetched in batch:
+            try:
+                final = self._place(fetched, claimed)
+            except CameraError as error:
+                log.warning("Camera %s: %s", self._camera_name, error)
+                fetched.partial.unlink(missing_ok=True)
+                outcomes.append(_outcome(fetched.ref, FAILED, reason=str(error)))
+                continue
+            claimed.add(str(final))
+            placed.append((fetched, final))
+        fsync_directories({final.parent for _fetched, final in placed})
         if self._store is not None:
             self._store.add_many(
-                [(identity, str(final), sha256) for identity, final, sha256, _p in pending]
+                [(fetched.identity, str(final), fetched.sha256) for fetched, final in placed]
             )
-        for *_rest, partial in pending:
-            partial.unlink(missing_ok=True)
+        for fetched, final in placed:
+            self._known.add(fetched.identity.text)
+            fetched.partial.unlink(missing_ok=True)
+            erased = self._erase_if_verified(fetched.ref, str(final), fetched.identity)
+            outcomes.append(_outcome(fetched.ref, DONE, local_path=str(final), erased=erased))
+        for outcome in outcomes:
+            self._finished(outcome)
 
     def _existing(self, identity: Identity, relative: PurePosixPath) -> str | None:
         """The local path of a file already fetched, or None."""
@@ -450,11 +483,6 @@ class SyncJob:
             log.info("%s: already fetched before a restart; placing it", ref.path)
             digest = hashlib.sha256()
             _hash_prefix(partial, have, digest)
-            fd = os.open(partial, os.O_RDONLY)
-            try:
-                os.fdatasync(fd)
-            finally:
-                os.close(fd)
             self._bytes_progress(ref.path, have, have, have)
             return digest.hexdigest(), have
         if have > ref.size:
@@ -492,7 +520,6 @@ class SyncJob:
                         f"{ref.name}: got {written} of {expected} bytes; the transfer was "
                         "cut short."
                     )
-                os.fdatasync(fd)
             finally:
                 os.close(fd)
         return digest.hexdigest(), expected
@@ -514,32 +541,23 @@ class SyncJob:
         self._bytes_progress(ref.path, size, size, size)
         return digest.hexdigest(), size
 
-    def _place(
-        self,
-        partial: Path,
-        relative: PurePosixPath,
-        sha256: str,
-        size: int,
-        ref: ImageRef,
-        identity: Identity,
-    ) -> Path:
-        """Link ``partial`` at the first free path the template gives; never replaces a file.
-        A byte-identical file already there (placed before a crash) is adopted."""
-        if ref.timestamp is not None:
-            stamp = ref.timestamp.timestamp()
-            os.utime(partial, (stamp, stamp))
-        for candidate in candidates(relative):
+    def _place(self, fetched: _Fetched, claimed: set[str]) -> Path:
+        """Link the fetched file at the first free path the template gives (not one of the
+        ``claimed`` paths of its batch); never replaces a file. A byte-identical file already
+        there (placed before a crash) is adopted."""
+        partial, ref = fetched.partial, fetched.ref
+        for candidate in candidates(fetched.relative):
             final = self._dir / candidate
-            if str(final) in self._pending_paths or (
+            if str(final) in claimed or (
                 self._store is not None
-                and self._store.path_taken(str(final), by_other_than=identity)
+                and self._store.path_taken(str(final), by_other_than=fetched.identity)
             ):
                 continue
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
                 os.link(partial, final)
             except FileExistsError:
-                if _same_content(final, size, sha256):
+                if _same_content(final, fetched.size, fetched.sha256):
                     return final
                 continue
             except OSError as error:
@@ -579,8 +597,9 @@ class SyncJob:
         self._bytes_done += count
         self._emit(path, file_done=file_done, file_total=file_total)
 
-    def _report(self, path: str, outcome: FileOutcome) -> None:
-        self._emit(path, finished=outcome)
+    def _finished(self, outcome: FileOutcome) -> None:
+        self._tally.add(outcome)
+        self._emit(outcome.path, finished=outcome)
 
     def _emit(self, path: str, **details: Any) -> None:
         if self._on_progress is not None:
@@ -613,6 +632,11 @@ class SyncJob:
     def _finish(self) -> None:
         with contextlib.suppress(OSError):
             self._partials.rmdir()  # only when empty (files waiting to be recorded)
+
+
+def _outcome(ref: ImageRef, status: str, **details: Any) -> FileOutcome:
+    stamp = ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None
+    return FileOutcome(ref.path, status, ref.size, stamp, **details)
 
 
 def _key(identity: Identity) -> str:
