@@ -876,9 +876,9 @@ class CameraWorker:
             log.debug("Camera %s: status after a job failed: %s", self.name, error)
 
     def _check_new_photo(self, camera: Camera, *, announce: bool = True) -> None:
-        """Photos taken on the camera itself: publish the newest one's thumbnail, and a
-        ``photo_taken`` event unless ``announce`` is False (the first look after connecting,
-        which finds what was taken while we were away)."""
+        """Photos taken on the camera itself: count those not yet downloaded, publish the
+        newest one's thumbnail, and a ``photo_taken`` event unless ``announce`` is False (the
+        first look after connecting, which finds what was taken while we were away)."""
         if Capability.LIST not in camera.info.capabilities:
             return
         try:
@@ -889,6 +889,10 @@ class CameraWorker:
             log.debug("Camera %s: listing new photos failed: %s", self.name, error)
             return
         self._state.photos_on_card = len(refs)
+        if self._store is not None and Capability.DOWNLOAD in camera.info.capabilities:
+            photos = [ref for ref in refs if not self._timelapse_frame(ref)]
+            camera_id = camera.info.serial_number or self.name
+            self._state.photos_waiting = self._store.count_new(camera_id, photos)
         newest = newest_picture(refs) if refs else None
         if newest is not None and newest.path != self._state.last_photo:
             if announce:

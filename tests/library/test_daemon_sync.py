@@ -120,3 +120,30 @@ def test_whole_card_survives_and_is_consistent(daemon: Daemon, sim, tmp_path) ->
         add(sim, f"P517000{index}.JPG", f"c{index}")
     daemon.command({"action": "download"})
     check_consistent(tmp_path, daemon.photos, card_bytes(sim))
+
+
+@pytest.fixture
+def daemon_with_photos(broker, sim, tmp_path) -> Iterator[Daemon]:
+    """The daemon started with three photos already on the card."""
+    for index in range(1, 4):
+        add(sim, f"P517000{index}.JPG", f"w{index}")
+    yield from start_in_process(broker, sim, tmp_path)
+
+
+def test_photos_waiting_is_known_before_the_first_sync(daemon_with_photos: Daemon) -> None:
+    daemon = daemon_with_photos
+    topic = daemon.topic("state")
+    state = daemon.probe.wait_for(
+        lambda m: m.topic == topic and m.json()["photos_waiting"] is not None,
+        timeout=30,
+        what="a state with photos_waiting",
+    ).json()
+    assert state["photos_waiting"] == 3 and state["last_sync"] is None
+    mark = daemon.probe.mark()
+    daemon.command({"action": "download", "which": [f"{FOLDER}/P5170001.JPG"]})
+    state = daemon.probe.wait_for(
+        lambda m: m.topic == topic and m.json()["last_sync"] is not None,
+        timeout=30,
+        since=mark,
+    ).json()
+    assert state["photos_waiting"] == 2

@@ -122,6 +122,12 @@ class DownloadStore:
             )
         )
 
+    def count_new(self, camera: str, refs: Iterable[ImageRef]) -> int:
+        """How many of ``refs`` (what ``camera`` lists) have no record: what a sync of the
+        new photos would fetch."""
+        known = self.known(camera)
+        return sum(1 for ref in refs if identity_text(ref) not in known)
+
     def get(self, identity: Identity) -> Record | None:
         rows = self._db.execute(
             f"SELECT {_COLUMNS} FROM library_downloads"

@@ -257,7 +257,7 @@ class SyncJob:
         self._bytes_done = 0
         self._known: set[str] = set()  # identity texts of the files in the store
         self._planned = False
-        self._new_count: int | None = None
+        self._waiting = 0
         self._pending: list[_Fetched] = []
         self._pending_since = 0.0
 
@@ -269,8 +269,9 @@ class SyncJob:
 
     @property
     def waiting(self) -> int:
-        """Files still to fetch: those planned as new and not fetched yet, plus failures."""
-        return max(0, (self._new_count or 0) - len(self._tally.done))
+        """Listed files with no record in the store yet (whatever this job was asked to
+        fetch): what a sync of the new photos would still fetch."""
+        return self._waiting
 
     def summary(self) -> SyncSummary:
         return SyncSummary(
@@ -311,16 +312,11 @@ class SyncJob:
         elif options.which == "all" or options.force:
             wanted = refs
         else:
-            known = self._known
-            wanted = [ref for ref in refs if identity_text(ref) not in known]
-            self._new_count = len(wanted)
+            wanted = [ref for ref in refs if not self._recorded(ref)]
         self._queue = deque(wanted)
         self._total = len(wanted) + len(self._tally.failed)
-        if options.force or self._new_count is not None:
-            fresh = wanted
-        else:
-            fresh = [ref for ref in wanted if not self._recorded(ref)]
-        self._new_count = len(fresh)
+        self._waiting = sum(1 for ref in refs if not self._recorded(ref))
+        fresh = wanted if options.force else [ref for ref in wanted if not self._recorded(ref)]
         self._bytes_total = sum(ref.size for ref in fresh)
         self._planned = True
         self._drop_stale_partials(wanted)
@@ -429,7 +425,9 @@ class SyncJob:
                 [(fetched.identity, str(final), fetched.sha256) for fetched, final in placed]
             )
         for fetched, final in placed:
-            self._known.add(fetched.identity.text)
+            if fetched.identity.text not in self._known:
+                self._known.add(fetched.identity.text)
+                self._waiting -= 1
             fetched.partial.unlink(missing_ok=True)
             erased = self._erase_if_verified(fetched.ref, str(final), fetched.identity)
             outcomes.append(_outcome(fetched.ref, DONE, local_path=str(final), erased=erased))
