@@ -5,11 +5,16 @@ retries and a reply trickled byte by byte; replies larger than the request's ``m
 are refused. Only idempotent requests are retried (after a connection failure, a timeout or
 HTTP 503); a shutter release, a setting change or a power-off is sent once. Errors come back
 as the camera errors of :mod:`cameras.base`.
+
+Commands go through a requests session; file bodies through a bare :mod:`http.client`
+connection each: a pool buys nothing against a camera that closes every connection, and
+requests' per-request overhead was twice the transfer of a small file.
 """
 
 from __future__ import annotations
 
 import contextlib
+import http.client
 import logging
 import threading
 import time
@@ -18,7 +23,6 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 import requests
-import urllib3
 
 from camera2mqtt.cameras.base import (
     CameraBusy,
@@ -31,7 +35,7 @@ from camera2mqtt.cameras.base import (
     WrongMode,
 )
 from camera2mqtt.cameras.wifi.commandlist import parse_xml
-from camera2mqtt.cameras.wifi.deadline import GuardedAdapter, RequestGuard
+from camera2mqtt.cameras.wifi.deadline import GuardedAdapter, GuardedHTTPConnection, RequestGuard
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -240,61 +244,77 @@ class WifiClient:
         ``offset`` > 0 asks for the rest of the file with ``Range: bytes=offset-``; the reply
         may still be the whole file (status 200), which the caller must check.
         """
-        url = self.file_url(path)
         timeouts = self._timeouts(timeout, None)
         within = self.deadline if deadline is None else deadline
         self._guard.arm(within=within, idle_timeout=timeouts[1], cancel=cancel)
         try:
-            with self._stream(path, url, timeouts, offset) as stream:
+            with self._stream(path, timeouts[0], offset) as stream:
                 yield stream
         finally:
             self._guard.disarm()
 
     @contextlib.contextmanager
-    def _stream(
-        self, path: str, url: str, timeouts: tuple[float, float], offset: int
-    ) -> Iterator[StreamedFile]:
-        headers = {"Range": f"bytes={offset}-"} if offset > 0 else None
-        response = None
-        for attempt in range(1 + self.retries):
-            final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]
-            try:
-                response = self._session.get(
-                    url, stream=True, timeout=self._bounded(timeouts), headers=headers
-                )
-            except requests.RequestException as error:
-                failure = self._transport_error(path, error)
-                if final:
-                    raise failure from None
-                log.info("GET %s failed (%s); retrying", path, failure)
-            else:
-                if response.status_code == STATUS_BUSY and not final:
-                    response.close()
-                    log.info("GET %s: camera busy (HTTP 503); retrying", path)
-                else:
-                    break
-            time.sleep(RETRY_DELAYS[attempt])
-        assert response is not None
+    def _stream(self, path: str, connect_timeout: float, offset: int) -> Iterator[StreamedFile]:
+        connection, response = self._open(path, connect_timeout, offset)
         try:
-            if response.status_code not in STATUS_OK and response.status_code != STATUS_PARTIAL:
-                try:
-                    content = self._read_all(path, response, ERROR_REPLY_BYTES)
-                except (requests.RequestException, ProtocolError):
-                    content = b""
-                reply = HttpReply(
-                    response.status_code, response.headers.get("Content-Type", ""), content
-                )
-                self._check(path, url, reply)
-            length = response.headers.get("Content-Length")
+            if response.status not in STATUS_OK and response.status != STATUS_PARTIAL:
+                content = _error_body(response)
+                reply = HttpReply(response.status, response.getheader("Content-Type", ""), content)
+                self._check(path, self.file_url(path), reply)
+            length = response.getheader("Content-Length")
             yield StreamedFile(
                 size=int(length) if length and length.isdigit() else None,
-                content_type=response.headers.get("Content-Type", ""),
+                content_type=response.getheader("Content-Type", ""),
                 chunks=self._chunks(path, response),
-                status=response.status_code,
-                content_range=response.headers.get("Content-Range"),
+                status=response.status,
+                content_range=response.getheader("Content-Range"),
             )
         finally:
             response.close()
+            connection.close()
+
+    def _open(
+        self, path: str, connect_timeout: float, offset: int
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """GET ``path`` until the camera answers other than busy, within the retry policy."""
+        for attempt in range(1 + self.retries):
+            final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]
+            try:
+                connection, response = self._get(path, connect_timeout, offset)
+            except (CameraUnreachable, CameraTimeout) as failure:
+                if final or self._guard.expired:
+                    raise
+                log.info("GET %s failed (%s); retrying", path, failure)
+            else:
+                if response.status != STATUS_BUSY or final:
+                    return connection, response
+                response.close()
+                connection.close()
+                log.info("GET %s: camera busy (HTTP 503); retrying", path)
+            time.sleep(RETRY_DELAYS[attempt])
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _get(
+        self, path: str, connect_timeout: float, offset: int
+    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+        """One attempt: connect, send the GET, read the status line and headers."""
+        connection = GuardedHTTPConnection(
+            self.host, self.port, guard=self._guard, timeout=connect_timeout
+        )
+        try:
+            connection.connect()
+        except OSError as error:
+            connection.close()
+            raise self._connect_error(path, error) from None
+        headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Connection": "close"}
+        if offset > 0:
+            headers["Range"] = f"bytes={offset}-"
+        try:
+            connection.request("GET", quote(path, safe="/"), headers=headers)
+            return connection, connection.getresponse()
+        except (OSError, http.client.HTTPException) as error:
+            connection.close()
+            raise self._reply_error(path, error) from None
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -324,55 +344,87 @@ class WifiClient:
                 raise ReplyTooLarge(_too_large(what, "it kept sending", max_bytes))
         return bytes(body)
 
-    def _chunks(self, path: str, response: requests.Response) -> Iterator[bytes]:
-        # read1 hands over what has arrived, so the bytes before a cut reach the caller
-        # (who may resume after them); iter_content would drop its last partial block.
-        raw = response.raw
+    def _chunks(self, path: str, response: http.client.HTTPResponse) -> Iterator[bytes]:
+        # read1 hands over what has arrived, so the bytes before a cut reach the caller (who
+        # may resume after them). It ends a Content-Length body cut short without an error:
+        # the length still missing tells.
         try:
-            while chunk := raw.read1(CHUNK_SIZE):
+            while chunk := response.read1(CHUNK_SIZE):
                 yield chunk
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as error:
-            if self._guard.cancelled:
-                raise RequestCancelled(
-                    f"The download of {path} was cancelled; nothing was kept."
-                ) from None
-            if self._guard.expired:
-                raise CameraTimeout(
-                    f"The camera did not finish sending {path} in time; nothing was kept. "
-                    "Check that it is still on and in range, then run the download again."
-                ) from None
-            raise TransferError(
-                f"The camera stopped sending {path} ({_reason(error)}). "
-                "Run the download again to fetch it."
-            ) from None
+        except (OSError, http.client.HTTPException) as error:
+            raise self._body_error(path, _wire_reason(error)) from None
+        if response.length:
+            raise self._body_error(path, "the reply was cut short")
 
-    def _transport_error(self, what: str, error: requests.RequestException) -> CameraError:
+    def _body_error(self, path: str, reason: str) -> CameraError:
         if self._guard.cancelled:
-            return RequestCancelled(f"{what} was cancelled.")
+            return RequestCancelled(f"The download of {path} was cancelled; nothing was kept.")
         if self._guard.expired:
             return CameraTimeout(
-                f"The camera at {self.base_url} did not finish answering {what} within its "
-                "deadline (it sends too slowly or not at all). Check that it is still on and "
-                "in range."
+                f"The camera did not finish sending {path} in time; nothing was kept. "
+                "Check that it is still on and in range, then run the download again."
             )
+        return TransferError(
+            f"The camera stopped sending {path} ({reason}). Run the download again to fetch it."
+        )
+
+    def _transport_error(self, what: str, error: requests.RequestException) -> CameraError:
+        """The camera error for a command that failed on the wire (requests)."""
+        if self._guard.cancelled or self._guard.expired:
+            return self._guard_error(what)
         if isinstance(error, requests.ConnectTimeout):
+            return self._unreachable(None)
+        if isinstance(error, requests.ConnectionError) and _is_connect_failure(error):
+            return self._unreachable(_reason(error))
+        if isinstance(error, requests.Timeout):
+            return self._no_reply(what)
+        return self._broken(what, _reason(error))
+
+    def _connect_error(self, what: str, error: OSError) -> CameraError:
+        """The camera error for a file request whose connection failed (http.client)."""
+        if self._guard.expired:
+            return self._guard_error(what)
+        return self._unreachable(None if isinstance(error, TimeoutError) else _reason(error))
+
+    def _reply_error(self, what: str, error: OSError | http.client.HTTPException) -> CameraError:
+        """The camera error for a file request that failed before its reply (http.client)."""
+        if self._guard.cancelled or self._guard.expired:
+            return self._guard_error(what)
+        if isinstance(error, TimeoutError):
+            return self._no_reply(what)
+        return self._broken(what, _wire_reason(error))
+
+    def _guard_error(self, what: str) -> CameraError:
+        if self._guard.cancelled:
+            return RequestCancelled(f"{what} was cancelled.")
+        return CameraTimeout(
+            f"The camera at {self.base_url} did not finish answering {what} within its "
+            "deadline (it sends too slowly or not at all). Check that it is still on and "
+            "in range."
+        )
+
+    def _unreachable(self, reason: str | None) -> CameraUnreachable:
+        """``reason`` None: the connect timed out."""
+        if reason is None:
             return CameraUnreachable(
                 f"The camera at {self.base_url} did not accept a connection within "
                 f"{self.connect_timeout:g} s. {unreachable_hint(self.base_url)}"
             )
-        if isinstance(error, requests.ConnectionError) and _is_connect_failure(error):
-            return CameraUnreachable(
-                f"Cannot connect to the camera at {self.base_url} ({_reason(error)}). "
-                f"{unreachable_hint(self.base_url)}"
-            )
-        if isinstance(error, requests.Timeout):
-            return CameraTimeout(
-                f"The camera at {self.base_url} stopped answering {what} "
-                f"(no reply within {self.timeout:g} s). Check that it is still on and in range."
-            )
+        return CameraUnreachable(
+            f"Cannot connect to the camera at {self.base_url} ({reason}). "
+            f"{unreachable_hint(self.base_url)}"
+        )
+
+    def _no_reply(self, what: str) -> CameraTimeout:
+        return CameraTimeout(
+            f"The camera at {self.base_url} stopped answering {what} "
+            f"(no reply within {self.timeout:g} s). Check that it is still on and in range."
+        )
+
+    def _broken(self, what: str, reason: str) -> CameraTimeout:
         return CameraTimeout(
             f"The connection to the camera at {self.base_url} broke during {what} "
-            f"({_reason(error)}). Check that it is still on and in range."
+            f"({reason}). Check that it is still on and in range."
         )
 
     def _check(self, what: str, url: str, reply: HttpReply) -> None:
@@ -442,6 +494,29 @@ def _reason(error: BaseException) -> str:
         if marker in text:
             return words
     return type(error).__name__
+
+
+def _wire_reason(error: OSError | http.client.HTTPException) -> str:
+    """A few words for an http.client or socket failure."""
+    if isinstance(error, TimeoutError):
+        return "no data in time"
+    if isinstance(error, http.client.IncompleteRead):
+        return "the reply was cut short"
+    if isinstance(error, http.client.RemoteDisconnected):
+        return "the camera closed the connection without a reply"
+    return _reason(error)
+
+
+def _error_body(response: http.client.HTTPResponse) -> bytes:
+    """The error reply to a file request, or nothing if it is longer than ERROR_REPLY_BYTES
+    or cannot be read."""
+    if response.length is not None and response.length > ERROR_REPLY_BYTES:
+        return b""
+    try:
+        body = response.read(ERROR_REPLY_BYTES + 1)
+    except (OSError, http.client.HTTPException):
+        return b""
+    return body if len(body) <= ERROR_REPLY_BYTES else b""
 
 
 _REASONS = (
