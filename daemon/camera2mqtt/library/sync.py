@@ -260,6 +260,8 @@ class SyncJob:
         self._waiting = 0
         self._pending: list[_Fetched] = []
         self._pending_since = 0.0
+        self._partials_made = False
+        self._leftovers: set[str] = set()  # partial files an earlier run left (resumable)
 
     # -- progress -------------------------------------------------------------------------
 
@@ -452,8 +454,9 @@ class SyncJob:
         for attempt in range(len(delays) + 1):
             if self._cancel.is_set():
                 raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
+            fresh = attempt == 0 and partial.name not in self._leftovers
             try:
-                return self._transfer_once(ref, partial)
+                return self._transfer_once(ref, partial, fresh=fresh)
             except TransferError as error:  # a cut body; a camera too slow is not retried
                 if self._cancel.is_set():
                     raise SyncCancelled(
@@ -468,13 +471,16 @@ class SyncJob:
                     ) from None
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _transfer_once(self, ref: ImageRef, partial: Path) -> tuple[str, int]:
-        """Fetch ``ref`` into ``partial`` (resuming it where possible); its SHA-256 and size."""
-        self._partials.mkdir(parents=True, exist_ok=True)
-        try:
-            have = partial.stat().st_size
-        except FileNotFoundError:
-            have = 0
+    def _transfer_once(self, ref: ImageRef, partial: Path, *, fresh: bool) -> tuple[str, int]:
+        """Fetch ``ref`` into ``partial`` (resuming it where possible, unless ``fresh``: no
+        partial file was there); its SHA-256 and size."""
+        if not self._partials_made:
+            self._partials.mkdir(parents=True, exist_ok=True)
+            self._partials_made = True
+        have = 0
+        if not fresh:
+            with contextlib.suppress(FileNotFoundError):
+                have = partial.stat().st_size
         if have == ref.size > 0:
             # Fetched whole before a crash stopped it from being recorded: a partial file
             # only reaches the listed size once every byte has been written.
@@ -491,13 +497,17 @@ class SyncJob:
             expected = stream.size if stream.size is not None else ref.size
             start = stream.offset
             digest = hashlib.sha256()
-            fd = os.open(partial, os.O_WRONLY | os.O_CREAT, FILE_MODE)
+            # O_TRUNC does nothing to a file this open creates; ftruncate only when there
+            # is something to cut: on ext4 a file truncated to zero is written out at close
+            # (auto_da_alloc), a disk write per file.
+            fd = os.open(partial, os.O_WRONLY | os.O_CREAT | (0 if have else os.O_TRUNC), FILE_MODE)
             try:
-                os.ftruncate(fd, start)
+                if start != have:
+                    os.ftruncate(fd, start)
                 if start:
                     _hash_prefix(partial, start, digest)
                     log.info("%s: resuming at byte %d of %d", ref.path, start, expected)
-                os.lseek(fd, start, os.SEEK_SET)
+                    os.lseek(fd, start, os.SEEK_SET)
                 written = start
                 for chunk in stream.chunks:
                     if self._cancel.is_set():
@@ -620,6 +630,8 @@ class SyncJob:
         for entry in self._partials.iterdir():
             if entry.name not in keep or not entry.is_file():
                 _remove(entry)
+            else:
+                self._leftovers.add(entry.name)
 
     def _drop_partial(self, partial: Path) -> None:
         """A file that failed or was cancelled leaves nothing; only a crash leaves a partial
@@ -630,6 +642,7 @@ class SyncJob:
     def _finish(self) -> None:
         with contextlib.suppress(OSError):
             self._partials.rmdir()  # only when empty (files waiting to be recorded)
+            self._partials_made = False
 
 
 def _outcome(ref: ImageRef, status: str, **details: Any) -> FileOutcome:
