@@ -35,7 +35,7 @@ TEMP_PREFIX = ".camera2mqtt-partial-"
 FILE_MODE = 0o666
 """Permissions of a finished file before the umask, as for any file a program creates
 (mkstemp's temp files start at 0600)."""
-FSYNC_WORKERS = 16
+FSYNC_WORKERS = 8
 """fsyncs issued at once by :func:`fsync_files`."""
 
 

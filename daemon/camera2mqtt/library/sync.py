@@ -4,10 +4,12 @@ A :class:`SyncJob` is advanced one file at a time (:meth:`SyncJob.step`), so its
 camera's worker) can run shots and commands between two files and then go on where it was.
 Each file is fetched into ``<download_dir>/.camera2mqtt-partial/<key>.part`` (the key is a
 hash of the file's identity). Fetched files are finished in batches (up to
-:data:`FLUSH_FILES` files or :data:`FLUSH_SECONDS`): fsynced together, hard-linked to their
+:data:`FLUSH_FILES` files or :data:`FLUSH_SECONDS`): fsynced together, in the background
+while the next batch downloads; then, at the next batch (or the end), hard-linked to their
 final paths (a link never replaces an existing file, so nothing is overwritten; a final path
-only ever holds data already on disk), the folders fsynced, then recorded in the store in one
-transaction; the partial files are removed last, and only then is a file reported done.
+only ever holds data already on disk), the folders fsynced, the files recorded in the store
+in one transaction; the partial files are removed last, and only then is a file reported
+done.
 After a crash at any moment the next sync finds either no record (and fetches again,
 resuming the partial file with an HTTP ``Range`` request where the camera honours it, or
 adopting a byte-identical file already at the final path) or a record whose file is in place.
@@ -27,6 +29,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -260,6 +263,8 @@ class SyncJob:
         self._waiting = 0
         self._pending: list[_Fetched] = []
         self._pending_since = 0.0
+        # The batch whose data is being fsynced in the background.
+        self._syncing: tuple[list[_Fetched], Future[None]] | None = None
         self._partials_made = False
         self._leftovers: set[str] = set()  # partial files an earlier run left (resumable)
 
@@ -333,6 +338,7 @@ class SyncJob:
             if self._cancel.is_set():
                 raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
             if not self._queue:
+                self._flush(wait=True)
                 self._finish()
                 return False
             outcome = self._handle(self._queue[0])
@@ -342,7 +348,7 @@ class SyncJob:
             if self._flush_due():
                 self._flush()
         except BaseException:
-            self._flush()
+            self._flush(wait=True)
             raise
         return True
 
@@ -394,20 +400,44 @@ class SyncJob:
 
     def _flush_due(self) -> bool:
         return bool(self._pending) and (
-            not self._queue
-            or len(self._pending) >= FLUSH_FILES
+            len(self._pending) >= FLUSH_FILES
             or time.monotonic() - self._pending_since >= FLUSH_SECONDS
             or self._options.delete_after_download  # erasing needs the record
         )
 
-    def _flush(self) -> None:
-        """Finish the fetched files: fsync them (together), link each at its final path,
-        fsync the folders, record them in one transaction, drop their partial files, and
-        report them."""
+    def _flush(self, *, wait: bool = False) -> None:
+        """Finish the batch whose data was being made durable, then start on the files
+        fetched since: their fsyncs run in the background (or, with ``wait``, now, and they
+        are finished too)."""
+        syncing, self._syncing = self._syncing, None
+        if syncing is not None:
+            batch, durable = syncing
+            durable.result()  # an fsync that failed raises here
+            self._place_and_record(batch)
         if not self._pending:
             return
         batch, self._pending = self._pending, []
-        fsync_files([fetched.partial for fetched in batch])
+        partials = [fetched.partial for fetched in batch]
+        if wait:
+            fsync_files(partials)
+            self._place_and_record(batch)
+            return
+        durable: Future[None] = Future()
+
+        def make_durable() -> None:
+            try:
+                fsync_files(partials)
+            except BaseException as error:
+                durable.set_exception(error)
+            else:
+                durable.set_result(None)
+
+        threading.Thread(target=make_durable, name="sync-fsync", daemon=True).start()
+        self._syncing = (batch, durable)
+
+    def _place_and_record(self, batch: list[_Fetched]) -> None:
+        """Link each file of a durable batch at its final path, fsync the folders, record
+        the files in one transaction, drop their partial files, and report them."""
         placed: list[tuple[_Fetched, Path]] = []
         outcomes: list[FileOutcome] = []
         claimed: set[str] = set()
