@@ -6,7 +6,7 @@ are refused. Only idempotent requests are retried (after a connection failure, a
 HTTP 503); a shutter release, a setting change or a power-off is sent once. Errors come back
 as the camera errors of :mod:`cameras.base`.
 
-Commands go through a requests session; file bodies through a bare :mod:`http.client`
+Commands go through a requests session; file bodies through :mod:`.fileget`, a bare
 connection each: a pool buys nothing against a camera that closes every connection, and
 requests' per-request overhead was twice the transfer of a small file.
 """
@@ -14,8 +14,8 @@ requests' per-request overhead was twice the transfer of a small file.
 from __future__ import annotations
 
 import contextlib
-import http.client
 import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator, Sequence
@@ -35,7 +35,8 @@ from camera2mqtt.cameras.base import (
     WrongMode,
 )
 from camera2mqtt.cameras.wifi.commandlist import parse_xml
-from camera2mqtt.cameras.wifi.deadline import GuardedAdapter, GuardedHTTPConnection, RequestGuard
+from camera2mqtt.cameras.wifi.deadline import GuardedAdapter, RequestGuard
+from camera2mqtt.cameras.wifi.fileget import FileGet, MalformedReply, request_bytes
 
 __all__ = [
     "DEFAULT_DEADLINE",
@@ -126,6 +127,7 @@ class WifiClient:
         # about a third of a small file's download time.
         self._session.trust_env = False
         self._guard = RequestGuard()
+        self._address: tuple[int, tuple[object, ...]] | None = None  # for file requests
         # Our own retry loop knows what is idempotent; urllib3's must not resend anything.
         self._session.mount("http://", GuardedAdapter(self._guard))
         # requests derives Host from the URL (192.168.0.10 for a real camera), as cameras want.
@@ -255,66 +257,70 @@ class WifiClient:
 
     @contextlib.contextmanager
     def _stream(self, path: str, connect_timeout: float, offset: int) -> Iterator[StreamedFile]:
-        connection, response = self._open(path, connect_timeout, offset)
+        reply = self._open(path, connect_timeout, offset)
         try:
-            if response.status not in STATUS_OK and response.status != STATUS_PARTIAL:
-                content = _error_body(response)
-                reply = HttpReply(response.status, response.getheader("Content-Type", ""), content)
-                self._check(path, self.file_url(path), reply)
-            length = response.getheader("Content-Length")
+            if reply.status not in STATUS_OK and reply.status != STATUS_PARTIAL:
+                content = _error_body(reply)
+                error = HttpReply(reply.status, reply.headers.get("content-type", ""), content)
+                self._check(path, self.file_url(path), error)
+            length = reply.headers.get("content-length")
             yield StreamedFile(
                 size=int(length) if length and length.isdigit() else None,
-                content_type=response.getheader("Content-Type", ""),
-                chunks=self._chunks(path, response),
-                status=response.status,
-                content_range=response.getheader("Content-Range"),
+                content_type=reply.headers.get("content-type", ""),
+                chunks=self._chunks(path, reply),
+                status=reply.status,
+                content_range=reply.headers.get("content-range"),
             )
         finally:
-            response.close()
-            connection.close()
+            reply.close()
 
-    def _open(
-        self, path: str, connect_timeout: float, offset: int
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _open(self, path: str, connect_timeout: float, offset: int) -> FileGet:
         """GET ``path`` until the camera answers other than busy, within the retry policy."""
         for attempt in range(1 + self.retries):
             final = attempt == self.retries or self._guard.remaining() <= RETRY_DELAYS[attempt]
             try:
-                connection, response = self._get(path, connect_timeout, offset)
+                reply = self._get(path, connect_timeout, offset)
             except (CameraUnreachable, CameraTimeout) as failure:
                 if final or self._guard.expired:
                     raise
                 log.info("GET %s failed (%s); retrying", path, failure)
             else:
-                if response.status != STATUS_BUSY or final:
-                    return connection, response
-                response.close()
-                connection.close()
+                if reply.status != STATUS_BUSY or final:
+                    return reply
+                reply.close()
                 log.info("GET %s: camera busy (HTTP 503); retrying", path)
             time.sleep(RETRY_DELAYS[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
 
-    def _get(
-        self, path: str, connect_timeout: float, offset: int
-    ) -> tuple[http.client.HTTPConnection, http.client.HTTPResponse]:
+    def _get(self, path: str, connect_timeout: float, offset: int) -> FileGet:
         """One attempt: connect, send the GET, read the status line and headers."""
-        connection = GuardedHTTPConnection(
-            self.host, self.port, guard=self._guard, timeout=connect_timeout
-        )
-        try:
-            connection.connect()
-        except OSError as error:
-            connection.close()
-            raise self._connect_error(path, error) from None
         headers = {"User-Agent": USER_AGENT, "Accept-Encoding": "identity", "Connection": "close"}
         if offset > 0:
             headers["Range"] = f"bytes={offset}-"
+        request = request_bytes(self.host, self.port, path, headers)
         try:
-            connection.request("GET", quote(path, safe="/"), headers=headers)
-            return connection, connection.getresponse()
-        except (OSError, http.client.HTTPException) as error:
-            connection.close()
+            reply = FileGet.send(
+                self._file_address(), request, guard=self._guard, connect_timeout=connect_timeout
+            )
+        except OSError as error:
+            self._address = None  # looked up again next time
+            raise self._connect_error(path, error) from None
+        try:
+            reply.read_head()
+        except (OSError, MalformedReply) as error:
+            reply.close()
             raise self._reply_error(path, error) from None
+        return reply
+
+    def _file_address(self) -> tuple[int, tuple[object, ...]]:
+        """The camera's socket address, looked up once (a lookup per file costs more than a
+        small file's transfer)."""
+        if self._address is None:
+            family, _type, _proto, _name, sockaddr = socket.getaddrinfo(
+                self.host, self.port, type=socket.SOCK_STREAM
+            )[0]
+            self._address = (family, sockaddr)
+        return self._address
 
     # -- helpers --------------------------------------------------------------------------
 
@@ -344,16 +350,15 @@ class WifiClient:
                 raise ReplyTooLarge(_too_large(what, "it kept sending", max_bytes))
         return bytes(body)
 
-    def _chunks(self, path: str, response: http.client.HTTPResponse) -> Iterator[bytes]:
+    def _chunks(self, path: str, reply: FileGet) -> Iterator[bytes]:
         # read1 hands over what has arrived, so the bytes before a cut reach the caller (who
-        # may resume after them). It ends a Content-Length body cut short without an error:
-        # the length still missing tells.
+        # may resume after them).
         try:
-            while chunk := response.read1(CHUNK_SIZE):
+            while chunk := reply.read1(CHUNK_SIZE):
                 yield chunk
-        except (OSError, http.client.HTTPException) as error:
+        except (OSError, MalformedReply) as error:
             raise self._body_error(path, _wire_reason(error)) from None
-        if response.length:
+        if not reply.complete:
             raise self._body_error(path, "the reply was cut short")
 
     def _body_error(self, path: str, reason: str) -> CameraError:
@@ -381,13 +386,13 @@ class WifiClient:
         return self._broken(what, _reason(error))
 
     def _connect_error(self, what: str, error: OSError) -> CameraError:
-        """The camera error for a file request whose connection failed (http.client)."""
+        """The camera error for a file request whose connection failed."""
         if self._guard.expired:
             return self._guard_error(what)
         return self._unreachable(None if isinstance(error, TimeoutError) else _reason(error))
 
-    def _reply_error(self, what: str, error: OSError | http.client.HTTPException) -> CameraError:
-        """The camera error for a file request that failed before its reply (http.client)."""
+    def _reply_error(self, what: str, error: OSError | MalformedReply) -> CameraError:
+        """The camera error for a file request that failed before its reply."""
         if self._guard.cancelled or self._guard.expired:
             return self._guard_error(what)
         if isinstance(error, TimeoutError):
@@ -496,27 +501,22 @@ def _reason(error: BaseException) -> str:
     return type(error).__name__
 
 
-def _wire_reason(error: OSError | http.client.HTTPException) -> str:
-    """A few words for an http.client or socket failure."""
+def _wire_reason(error: OSError | MalformedReply) -> str:
+    """A few words for a failure of a file request on the wire."""
     if isinstance(error, TimeoutError):
         return "no data in time"
-    if isinstance(error, http.client.IncompleteRead):
-        return "the reply was cut short"
-    if isinstance(error, http.client.RemoteDisconnected):
-        return "the camera closed the connection without a reply"
+    if isinstance(error, MalformedReply):
+        return str(error)
     return _reason(error)
 
 
-def _error_body(response: http.client.HTTPResponse) -> bytes:
+def _error_body(reply: FileGet) -> bytes:
     """The error reply to a file request, or nothing if it is longer than ERROR_REPLY_BYTES
     or cannot be read."""
-    if response.length is not None and response.length > ERROR_REPLY_BYTES:
-        return b""
     try:
-        body = response.read(ERROR_REPLY_BYTES + 1)
-    except (OSError, http.client.HTTPException):
+        return reply.read_body(ERROR_REPLY_BYTES) or b""
+    except (OSError, MalformedReply):
         return b""
-    return body if len(body) <= ERROR_REPLY_BYTES else b""
 
 
 _REASONS = (

@@ -3,7 +3,7 @@
 A socket timeout only bounds each wait for data: a camera that trickles its reply a byte at a
 time never trips it. :class:`RequestGuard` holds the deadline of the request in progress and
 an optional cancel event; every socket the client opens (through the requests session's
-connection pool for commands, through :class:`GuardedHTTPConnection` for file bodies) checks
+connection pool for commands, :func:`guarded_socket` for file bodies) checks
 both before and while it waits for data (at least every :data:`CANCEL_POLL` seconds when a
 cancel event is set), and fails the read with ``TimeoutError`` once either is due. The client
 then asks the guard which of the two it was.
@@ -11,7 +11,6 @@ then asks the guard which of the two it was.
 
 from __future__ import annotations
 
-import http.client
 import math
 import socket
 import threading
@@ -22,7 +21,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.connection import HTTPConnection
 from urllib3.connectionpool import HTTPConnectionPool
 
-__all__ = ["CANCEL_POLL", "GuardedAdapter", "GuardedHTTPConnection", "RequestGuard"]
+__all__ = ["CANCEL_POLL", "GuardedAdapter", "RequestGuard", "guarded_socket"]
 
 CANCEL_POLL = 0.1
 """Seconds between looks at the cancel event while a read waits for data."""
@@ -98,6 +97,13 @@ class _GuardedSocket(socket.socket):
         return bytes(buffer[:count])
 
 
+def guarded_socket(family: int, guard: RequestGuard) -> socket.socket:
+    """A new TCP socket whose reads obey ``guard``."""
+    sock = _GuardedSocket(family, socket.SOCK_STREAM)
+    sock.guard = guard
+    return sock
+
+
 def _guarded(plain: socket.socket, guard: RequestGuard) -> _GuardedSocket:
     """The connected socket ``plain`` as one whose reads obey ``guard`` (same descriptor)."""
     timeout = plain.gettimeout()
@@ -112,28 +118,6 @@ class _GuardedConnection(HTTPConnection):
 
     def _new_conn(self) -> socket.socket:
         return _guarded(super()._new_conn(), self.guard)
-
-
-class GuardedHTTPConnection(http.client.HTTPConnection):
-    """A stdlib HTTP connection whose socket obeys ``guard``.
-
-    ``timeout`` bounds the connect (cut to what is left of the guard's deadline, and
-    ``TimeoutError`` when nothing is); reads wait as the guard says.
-    """
-
-    def __init__(self, host: str, port: int, *, guard: RequestGuard, timeout: float) -> None:
-        super().__init__(host, port, timeout=timeout)
-        self.guard = guard
-        self.connect_timeout = timeout
-
-    def connect(self) -> None:
-        left = self.guard.remaining()
-        if left <= 0:
-            self.guard.expired = True
-            raise TimeoutError("timed out (deadline)")
-        self.timeout = min(self.connect_timeout, left)
-        super().connect()
-        self.sock = _guarded(self.sock, self.guard)
 
 
 class GuardedAdapter(HTTPAdapter):
