@@ -14,8 +14,10 @@ The Wi-Fi simulator (in this process, on 127.0.0.1) serves a card of ``--files``
    sync makes each file durable before it is recorded, so a fourth run, for the breakdown
    only, repeats the store sync with ``os.fsync`` and ``os.fdatasync`` patched out.
 
-The four runs alternate within each round, and each ratio is the median of the rounds' own
-ratios (runs side by side, so a machine that gets busier between rounds moves both sides).
+The four runs alternate within each round, each starting after an ``os.sync()`` (so none
+pays for the writeback of the files an earlier run left unsynced), and each ratio is the
+median of the rounds' own ratios (runs side by side, so a machine that gets busier between
+rounds moves both sides).
 
     python bench/sync.py [--files 1000] [--rounds 5]
 """
@@ -23,6 +25,7 @@ ratios (runs side by side, so a machine that gets busier between rounds moves bo
 from __future__ import annotations
 
 import argparse
+import os
 import shutil
 import statistics
 import subprocess
@@ -170,6 +173,7 @@ def main() -> int:
                     shutil.rmtree(dest, ignore_errors=True)
                     shutil.rmtree(state, ignore_errors=True)
                     dest.mkdir()
+                    os.sync()  # the previous run's unwritten files must not slow this one
                     if name == "curl":
                         seconds = curl_fetch(sim.url, paths, dest, scratch / "curl.cfg")
                     else:
