@@ -13,8 +13,7 @@ import os
 import shutil
 import tempfile
 import threading
-from collections.abc import Callable, Collection, Iterable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 
@@ -24,9 +23,7 @@ __all__ = [
     "TEMP_PREFIX",
     "NotEnoughSpace",
     "check_free_space",
-    "fsync_directories",
     "fsync_directory",
-    "fsync_files",
     "safe_destination",
     "write_atomically",
 ]
@@ -35,8 +32,6 @@ TEMP_PREFIX = ".camera2mqtt-partial-"
 FILE_MODE = 0o666
 """Permissions of a finished file before the umask, as for any file a program creates
 (mkstemp's temp files start at 0600)."""
-FSYNC_WORKERS = 8
-"""fsyncs issued at once by :func:`fsync_files`."""
 
 
 class NotEnoughSpace(TransferError):
@@ -150,37 +145,3 @@ def fsync_directory(path: Path) -> None:
         pass
     finally:
         os.close(fd)
-
-
-def fsync_files(paths: Collection[Path]) -> None:
-    """Make every file in ``paths`` durable (data and metadata); OSError when one can't be.
-
-    The fsyncs are issued several at once: the file system commits concurrent syncs
-    together (one journal commit and one disk flush for the lot), so a batch of small files
-    costs about what one file does, where one after the other each pays a disk flush.
-    """
-    _all_at_once(_fsync_file, paths)
-
-
-def fsync_directories(paths: Collection[Path]) -> None:
-    """:func:`fsync_directory` on each folder in ``paths``, several at once."""
-    _all_at_once(fsync_directory, paths)
-
-
-def _fsync_file(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _all_at_once(sync: Callable[[Path], None], paths: Collection[Path]) -> None:
-    if len(paths) <= 1:
-        for path in paths:
-            sync(path)
-        return
-    workers = min(FSYNC_WORKERS, len(paths))
-    with ThreadPoolExecutor(workers, thread_name_prefix="fsync") as pool:
-        for _done in pool.map(sync, paths):  # re-raises the first failure
-            pass

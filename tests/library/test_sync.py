@@ -8,6 +8,7 @@ from datetime import datetime
 
 import pytest
 
+from camera2mqtt.durable import BatchSync
 from camera2mqtt.library import (
     PARTIAL_DIR,
     SyncCancelled,
@@ -208,18 +209,18 @@ def test_a_file_is_done_only_once_durable_placed_and_recorded(
         add(sim, f"P517000{index}.JPG", f"photo {index}")
     synced: set[int] = set()
     linked_before_sync: list[str] = []
-    real_fsync, real_link = os.fsync, os.link
+    real_files, real_link = BatchSync.files, os.link
 
-    def fsync(fd: int) -> None:
-        synced.add(os.fstat(fd).st_ino)
-        real_fsync(fd)
+    def files(self, paths) -> None:
+        real_files(self, paths)
+        synced.update(os.stat(path).st_ino for path in paths)
 
     def link(source, target) -> None:
         if os.stat(source).st_ino not in synced:
             linked_before_sync.append(str(target))
         real_link(source, target)
 
-    monkeypatch.setattr(os, "fsync", fsync)
+    monkeypatch.setattr(BatchSync, "files", files)
     monkeypatch.setattr(os, "link", link)
     out = tmp_path / "photos"
     reported: list[tuple[str, bool, bool]] = []

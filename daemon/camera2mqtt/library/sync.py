@@ -46,7 +46,8 @@ from camera2mqtt.cameras.base import (
     UnsafeFilename,
     newest_picture,
 )
-from camera2mqtt.files import TEMP_PREFIX, check_free_space, fsync_directories, fsync_files
+from camera2mqtt.durable import BatchSync
+from camera2mqtt.files import TEMP_PREFIX, check_free_space
 from camera2mqtt.library.naming import DEFAULT_TEMPLATE, candidates, render, template_problem
 from camera2mqtt.library.store import DownloadStore, Identity, identity_text
 
@@ -263,7 +264,8 @@ class SyncJob:
         self._waiting = 0
         self._pending: list[_Fetched] = []
         self._pending_since = 0.0
-        # The batch whose data is being fsynced in the background.
+        self._durable = BatchSync()
+        # The batch whose data is being made durable in the background.
         self._syncing: tuple[list[_Fetched], Future[None]] | None = None
         self._partials_made = False
         self._leftovers: set[str] = set()  # partial files an earlier run left (resumable)
@@ -419,14 +421,14 @@ class SyncJob:
         batch, self._pending = self._pending, []
         partials = [fetched.partial for fetched in batch]
         if wait:
-            fsync_files(partials)
+            self._durable.files(partials)
             self._place_and_record(batch)
             return
         durable: Future[None] = Future()
 
         def make_durable() -> None:
             try:
-                fsync_files(partials)
+                self._durable.files(partials)
             except BaseException as error:
                 durable.set_exception(error)
             else:
@@ -451,7 +453,7 @@ class SyncJob:
                 continue
             claimed.add(str(final))
             placed.append((fetched, final))
-        fsync_directories({final.parent for _fetched, final in placed})
+        self._durable.folders({final.parent for _fetched, final in placed})
         if self._store is not None:
             self._store.add_many(
                 [(fetched.identity, str(final), fetched.sha256) for fetched, final in placed]

@@ -114,7 +114,7 @@ class FileGet:
 
     def _head(self) -> bytes:
         start = 0
-        while (end := self._buffer.find(b"\r\n\r\n", start)) < 0:
+        while (end := self._buffer.find(b"\r\n\r\n", start, HEAD_LIMIT + 4)) < 0:
             if len(self._buffer) > HEAD_LIMIT:
                 raise MalformedReply(f"a reply head longer than {HEAD_LIMIT} bytes")
             start = max(0, len(self._buffer) - 3)
