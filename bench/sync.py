@@ -1,7 +1,7 @@
 """Photo sync: the store's cost, finding what is new, and per-file cost against curl.
 
-The Wi-Fi simulator (in this process, on 127.0.0.1) serves a card of ``--files`` files of
-16 KiB. Three measurements, each side by side in the same run:
+The Wi-Fi simulator (in a process of its own, like a camera, on 127.0.0.1) serves a card of
+``--files`` files of 16 KiB. Three measurements, each side by side in the same run:
 
 1. A sync of the whole card through the SQLite store against the same sync without a store
    (``SyncJob(store=None)``: the same fetch, fsync and link, only no records), each in a
@@ -14,12 +14,12 @@ The Wi-Fi simulator (in this process, on 127.0.0.1) serves a card of ``--files``
    sync makes each file durable before it is recorded, so a fourth run, for the breakdown
    only, repeats the store sync with ``os.fsync`` and ``os.fdatasync`` patched out.
 
-The four runs alternate within each round, each starting after an ``os.sync()`` (so none
-pays for the writeback of the files an earlier run left unsynced), and each ratio is the
-median of the rounds' own ratios (runs side by side, so a machine that gets busier between
-rounds moves both sides).
+The four runs alternate within each round (in the opposite order every other round), each
+starting after an ``os.sync()`` (so none pays for the writeback of the files an earlier run
+left unsynced), and each ratio is the median of the rounds' own ratios (runs side by side,
+so a machine that gets busier between rounds moves both sides).
 
-    python bench/sync.py [--files 1000] [--rounds 5]
+    python bench/sync.py [--files 1000] [--rounds 6]
 """
 
 from __future__ import annotations
@@ -72,6 +72,21 @@ seconds = time.perf_counter() - began
 camera.close()
 assert len(summary.done) == int(sys.argv[4]), summary.failed[:3]
 print(seconds)
+"""
+
+
+# Runs in the camera's process: a simulator with the card filled; prints its port, then
+# serves until its standard input closes.
+CAMERA = """
+import sys
+sys.path.insert(0, sys.argv[2])
+from sync import fill_card
+from camera2mqtt.sim.wifi import WifiSimulator
+with WifiSimulator("e-m1-iii") as sim:
+    sim.state.swap_card()
+    fill_card(sim, int(sys.argv[1]))
+    print(sim.port, flush=True)
+    sys.stdin.read()
 """
 
 
@@ -149,16 +164,24 @@ def find_new(scratch: Path) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=1000)
-    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--rounds", type=int, default=6)
     args = parser.parse_args()
     if shutil.which("curl") is None:
         raise SystemExit("curl is not installed (apt-get install curl)")
     with tempfile.TemporaryDirectory(prefix="c2m-sync-bench-") as scratch_name:
         scratch = Path(scratch_name)
         find_ms = find_new(scratch)
-        with WifiSimulator("e-m1-iii") as sim:
-            sim.state.swap_card()
-            paths = fill_card(sim, args.files)
+        camera = subprocess.Popen(
+            [sys.executable, "-c", CAMERA, str(args.files), str(Path(__file__).parent)],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert camera.stdin is not None and camera.stdout is not None
+        with camera, camera.stdin:
+            port = int(camera.stdout.readline())
+            url = f"http://127.0.0.1:{port}"
+            paths = [f"{FOLDER}/P{index:07d}.JPG" for index in range(args.files)]
             print(f"card: {args.files} files of {FILE_SIZE // 1024} KiB")
             times: dict[str, list[float]] = {
                 "curl": [],
@@ -167,7 +190,10 @@ def main() -> int:
                 "nosync": [],
             }
             for round_number in range(1, args.rounds + 1):
-                for name in times:
+                # Every other round runs in the opposite order, so that no run always
+                # follows the same other one.
+                order = list(times) if round_number % 2 else list(reversed(times))
+                for name in order:
                     dest = scratch / "dest"
                     state = scratch / "state"
                     shutil.rmtree(dest, ignore_errors=True)
@@ -175,9 +201,9 @@ def main() -> int:
                     dest.mkdir()
                     os.sync()  # the previous run's unwritten files must not slow this one
                     if name == "curl":
-                        seconds = curl_fetch(sim.url, paths, dest, scratch / "curl.cfg")
+                        seconds = curl_fetch(url, paths, dest, scratch / "curl.cfg")
                     else:
-                        argv = [sys.executable, "-c", OUR_SYNC, str(sim.port), str(dest)]
+                        argv = [sys.executable, "-c", OUR_SYNC, str(port), str(dest)]
                         argv.append("-" if name == "no store" else str(state))
                         argv += [str(args.files), name]
                         seconds = run_child(argv)

@@ -10,7 +10,7 @@ of the folder are not fetched again.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -139,13 +139,23 @@ class DownloadStore:
     def path_taken(self, local_path: str, *, by_other_than: Identity | None = None) -> bool:
         """Whether a record holds ``local_path`` (one of ``by_other_than``'s own does not
         count: a forced re-download may go back to its old path)."""
-        rows = self._db.execute(
-            "SELECT camera, folder, name, size, taken FROM library_downloads WHERE local_path = ?",
-            (local_path,),
-        )
-        if not rows:
+        holder = self.holders([local_path]).get(local_path)
+        if holder is None:
             return False
-        return by_other_than is None or tuple(rows[0]) != by_other_than.key()
+        return by_other_than is None or holder != by_other_than.key()
+
+    def holders(self, local_paths: Collection[str]) -> dict[str, tuple[object, ...]]:
+        """The identity key (:meth:`Identity.key`) of the record holding each of
+        ``local_paths`` that a record holds (one query for a batch of files)."""
+        if not local_paths:
+            return {}
+        marks = ", ".join("?" * len(local_paths))
+        rows = self._db.execute(
+            "SELECT local_path, camera, folder, name, size, taken FROM library_downloads"
+            f" WHERE local_path IN ({marks})",
+            tuple(local_paths),
+        )
+        return {row[0]: tuple(row[1:]) for row in rows}
 
     def add(self, identity: Identity, *, local_path: str, sha256: str) -> Record:
         """Record a file that is complete and in place (replacing a forced re-download's row)."""

@@ -443,9 +443,11 @@ class SyncJob:
         placed: list[tuple[_Fetched, Path]] = []
         outcomes: list[FileOutcome] = []
         claimed: set[str] = set()
+        first_choices = [str(self._dir / fetched.relative) for fetched in batch]
+        holders = self._store.holders(first_choices) if self._store is not None else {}
         for fetched in batch:
             try:
-                final = self._place(fetched, claimed)
+                final = self._place(fetched, claimed, holders)
             except CameraError as error:
                 log.warning("Camera %s: %s", self._camera_name, error)
                 fetched.partial.unlink(missing_ok=True)
@@ -581,17 +583,19 @@ class SyncJob:
         self._bytes_progress(ref.path, size, size, size)
         return digest.hexdigest(), size
 
-    def _place(self, fetched: _Fetched, claimed: set[str]) -> Path:
+    def _place(
+        self, fetched: _Fetched, claimed: set[str], holders: dict[str, tuple[object, ...]]
+    ) -> Path:
         """Link the fetched file at the first free path the template gives (not one of the
-        ``claimed`` paths of its batch); never replaces a file. A byte-identical file already
-        there (placed before a crash) is adopted."""
+        ``claimed`` paths of its batch, nor a path a record of another file holds: the
+        batch's first choices are in ``holders``); never replaces a file. A byte-identical
+        file already there (placed before a crash) is adopted."""
         partial, ref = fetched.partial, fetched.ref
-        for candidate in candidates(fetched.relative):
+        for index, candidate in enumerate(candidates(fetched.relative)):
             final = self._dir / candidate
-            if str(final) in claimed or (
-                self._store is not None
-                and self._store.path_taken(str(final), by_other_than=fetched.identity)
-            ):
+            path = str(final)
+            looked_up = holders if index == 0 else None
+            if path in claimed or self._held_by_another(path, fetched.identity, looked_up):
                 continue
             final.parent.mkdir(parents=True, exist_ok=True)
             try:
@@ -608,6 +612,18 @@ class SyncJob:
                 os.rename(partial, final)
             return final
         raise TransferError(f"{ref.name}: every name for it in {final.parent} is taken.")
+
+    def _held_by_another(
+        self, path: str, identity: Identity, holders: dict[str, tuple[object, ...]] | None
+    ) -> bool:
+        """Whether a record of another camera file holds ``path`` (``holders``: the records
+        looked up already for this path, else the store is asked)."""
+        if self._store is None:
+            return False
+        if holders is None:
+            return self._store.path_taken(path, by_other_than=identity)
+        holder = holders.get(path)
+        return holder is not None and holder != identity.key()
 
     def _erase_if_verified(self, ref: ImageRef, local_path: str, identity: Identity) -> bool:
         """Clear the file from the card when asked to, once its record and checksum are in
