@@ -20,6 +20,7 @@ Names from the camera that could leave the folder are refused (:func:`check_came
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Iterator
 from datetime import datetime
@@ -54,6 +55,7 @@ TEMPLATE_FIELDS = (
 )
 NO_FOLDER = "card"
 MAX_SUFFIX = 9999
+_UNSAFE_CHARACTER = re.compile(r"[\x00-\x1f\\\x7f]")  # control characters and backslash
 
 
 def template_problem(template: str) -> str | None:
@@ -85,7 +87,7 @@ def check_camera_path(path: str) -> None:
         not name
         or name.startswith(".")
         or any(part in {".", ".."} for part in parts)
-        or any(ord(char) < 0x20 or char in "\\\x7f" for char in path)
+        or _UNSAFE_CHARACTER.search(path)
     ):
         raise UnsafeFilename(
             f"Refusing the camera file {path!r}: its name could escape the folder."
@@ -115,7 +117,7 @@ def render(template: str, ref: ImageRef, *, camera: str, now: datetime) -> PureP
         "hour": f"{taken.hour:02d}",
         "minute": f"{taken.minute:02d}",
         "second": f"{taken.second:02d}",
-        "date": f"{taken:%Y-%m-%d}",
+        "date": f"{taken.year:04d}-{taken.month:02d}-{taken.day:02d}",
         "folder": _plain(folder),
         "name": name,
         "stem": stem,
