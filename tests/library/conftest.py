@@ -58,16 +58,22 @@ def add(sim: WifiSimulator, name: str, tag: str, *, folder: str = FOLDER, when=N
     return sim.state.add_file(folder, name, photo_bytes(tag, size), taken)
 
 
-def sync(camera, store, out: Path, **options) -> SyncJob:
-    options.setdefault("retry_delays", NO_RETRY_WAIT)
-    job = SyncJob(
+def new_job(camera, store, out: Path, options: SyncOptions | None = None, **arguments) -> SyncJob:
+    """A sync job of the camera ``cam`` into ``out``; ``arguments`` go to SyncJob."""
+    return SyncJob(
         camera,
         store,
         camera_id="cam",
         camera_name="cam",
         download_dir=out,
-        options=SyncOptions(**options),
+        options=options or SyncOptions(),
+        **arguments,
     )
+
+
+def sync(camera, store, out: Path, **options) -> SyncJob:
+    options.setdefault("retry_delays", NO_RETRY_WAIT)
+    job = new_job(camera, store, out, SyncOptions(**options))
     job.run()
     return job
 

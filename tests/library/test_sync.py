@@ -12,12 +12,11 @@ from camera2mqtt.durable import BatchSync
 from camera2mqtt.library import (
     PARTIAL_DIR,
     SyncCancelled,
-    SyncJob,
     SyncOptions,
     SyncProgress,
     template_problem,
 )
-from tests.library.conftest import FOLDER, add, files_under, photo_bytes, sync
+from tests.library.conftest import FOLDER, add, files_under, new_job, photo_bytes, sync
 
 
 def test_new_photos_go_to_date_folders_and_are_fetched_once(sim, camera, store, tmp_path):
@@ -145,15 +144,7 @@ def test_retry_completes_a_once_cut_body(sim, camera, store, tmp_path):
         sim.faults.reset()
         return False
 
-    job = SyncJob(
-        camera,
-        store,
-        camera_id="cam",
-        camera_name="cam",
-        download_dir=out,
-        options=SyncOptions(retry_delays=(0.0,)),
-        wait=clear_fault,
-    )
+    job = new_job(camera, store, out, SyncOptions(retry_delays=(0.0,)), wait=clear_fault)
     assert len(job.run().done) == 1
 
 
@@ -232,15 +223,7 @@ def test_a_file_is_done_only_once_durable_placed_and_recorded(
             recorded = any(record.local_path == local for record in store.records("cam"))
             reported.append((done.path, os.path.isfile(local), recorded))
 
-    job = SyncJob(
-        camera,
-        store,
-        camera_id="cam",
-        camera_name="cam",
-        download_dir=out,
-        options=SyncOptions(),
-        on_progress=on_progress,
-    )
+    job = new_job(camera, store, out, on_progress=on_progress)
     job.run()
     assert linked_before_sync == []
     assert reported == [(f"{FOLDER}/P517000{index}.JPG", True, True) for index in range(1, 6)]
@@ -252,15 +235,7 @@ def test_cancel_keeps_the_files_fetched_before_it(sim, camera, store, tmp_path):
         add(sim, f"P517000{index}.JPG", f"photo {index}")
     out = tmp_path / "photos"
     cancel = threading.Event()
-    job = SyncJob(
-        camera,
-        store,
-        camera_id="cam",
-        camera_name="cam",
-        download_dir=out,
-        options=SyncOptions(),
-        cancel=cancel,
-    )
+    job = new_job(camera, store, out, cancel=cancel)
     assert job.step() and job.step()  # two files fetched, waiting for their batch
     cancel.set()
     with pytest.raises(SyncCancelled):
@@ -281,14 +256,7 @@ def test_a_path_listed_twice_is_one_photo(sim, camera, store, tmp_path):
     add(sim, "P5170001.JPG", "a")
     refs = camera.list_images()
     out = tmp_path / "photos"
-    job = SyncJob(
-        camera,
-        store,
-        camera_id="cam",
-        camera_name="cam",
-        download_dir=out,
-        options=SyncOptions(which="all"),
-    )
+    job = new_job(camera, store, out, SyncOptions(which="all"))
     job.plan(refs + refs)
     assert job.files_total == 1
     assert len(job.run().done) == 1
