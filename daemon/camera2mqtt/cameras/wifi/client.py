@@ -299,13 +299,14 @@ class WifiClient:
             headers["Range"] = f"bytes={offset}-"
         request = request_bytes(self.host, self.port, path, headers)
         try:
-            reply = FileGet.send(
-                self._file_address(), request, guard=self._guard, connect_timeout=connect_timeout
+            reply = FileGet.connect(
+                self._file_address(), guard=self._guard, timeout=connect_timeout
             )
         except OSError as error:
             self._address = None  # looked up again next time
             raise self._connect_error(path, error) from None
         try:
+            reply.send(request)
             reply.read_head()
         except (OSError, MalformedReply) as error:
             reply.close()

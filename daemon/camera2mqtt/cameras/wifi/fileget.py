@@ -45,9 +45,10 @@ def request_bytes(host: str, port: int, path: str, headers: dict[str, str]) -> b
 
 
 class FileGet:
-    """A GET sent on its own connection. :meth:`read_head` reads the reply's status and
-    headers; :meth:`read1` then hands over the body until it returns ``b""``, after which
-    :attr:`complete` says whether the body arrived whole."""
+    """A GET on a connection of its own: :meth:`connect`, :meth:`send`, then
+    :meth:`read_head` reads the reply's status and headers, and :meth:`read1` hands over the
+    body until it returns ``b""``, after which :attr:`complete` says whether the body
+    arrived whole."""
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -61,19 +62,11 @@ class FileGet:
         self._chunk_left = 0
 
     @classmethod
-    def send(
-        cls,
-        address: tuple[int, tuple[object, ...]],
-        request: bytes,
-        *,
-        guard: RequestGuard,
-        connect_timeout: float,
+    def connect(
+        cls, address: tuple[int, tuple[object, ...]], *, guard: RequestGuard, timeout: float
     ) -> FileGet:
-        """Connect to ``address`` (family, socket address) and send ``request``.
-
-        The connect waits at most ``connect_timeout`` and what is left of the guard's
-        deadline; OSError (TimeoutError when it timed out) when it fails.
-        """
+        """Connect to ``address`` (family, socket address), waiting at most ``timeout`` and
+        what is left of the guard's deadline; OSError (TimeoutError when it timed out)."""
         family, sockaddr = address
         left = guard.remaining()
         if left <= 0:
@@ -81,14 +74,17 @@ class FileGet:
             raise TimeoutError("timed out (deadline)")
         sock = guarded_socket(family, guard)
         try:
-            sock.settimeout(min(connect_timeout, left))
+            sock.settimeout(min(timeout, left))
             sock.connect(sockaddr)
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            sock.sendall(request)
         except BaseException:
             sock.close()
             raise
         return cls(sock)
+
+    def send(self, request: bytes) -> None:
+        """Send the request (:func:`request_bytes`)."""
+        self._sock.sendall(request)
 
     def close(self) -> None:
         self._sock.close()
