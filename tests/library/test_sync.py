@@ -261,3 +261,29 @@ def test_a_path_listed_twice_is_one_photo(sim, camera, store, tmp_path):
     assert job.files_total == 1
     assert len(job.run().done) == 1
     assert files_under(out) == {"2024/05/17/P5170001.JPG": photo_bytes("a")}
+
+
+def test_a_slow_disk_holds_up_no_step(sim, camera, store, tmp_path, monkeypatch):
+    """While fetched files wait for the disk, step() keeps handing back (so the worker can
+    take a due shot); they are finished once the disk is done."""
+    for index in range(1, 4):
+        add(sim, f"P517000{index}.JPG", f"photo {index}")
+    disk_done = threading.Event()
+    real_files = BatchSync.files
+
+    def slow_files(self, paths) -> None:
+        assert disk_done.wait(30)
+        real_files(self, paths)
+
+    monkeypatch.setattr(BatchSync, "files", slow_files)
+    out = tmp_path / "photos"
+    job = new_job(camera, store, out)
+    for _file in range(3):
+        assert job.step()
+    for _look in range(3):  # every file fetched, none durable yet: the step hands back
+        assert job.step()
+    assert job.summary().done == () and store.records("cam") == []
+    disk_done.set()
+    while job.step():
+        pass
+    assert len(job.summary().done) == 3 and len(store.records("cam")) == 3

@@ -9,7 +9,8 @@ while the next batch downloads; then, at the next batch (or the end), hard-linke
 final paths (a link never replaces an existing file, so nothing is overwritten; a final path
 only ever holds data already on disk), the folders fsynced, the files recorded in the store
 in one transaction; the partial files are removed last, and only then is a file reported
-done.
+done. A batch that takes long to become durable (a disk busy with other writers) holds up
+neither the downloads nor, between steps, the caller's shots.
 After a crash at any moment the next sync finds either no record (and fetches again,
 resuming the partial file with an HTTP ``Range`` request where the camera honours it, or
 adopting a byte-identical file already at the final path) or a record whose file is in place.
@@ -29,7 +30,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
-from concurrent.futures import Future
+from concurrent import futures
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path, PurePosixPath
@@ -76,6 +77,7 @@ DONE, SKIPPED, FAILED = "done", "skipped", "failed"
 # one commit (a crash before the commit leaves files that the next sync adopts).
 FLUSH_FILES = 64
 FLUSH_SECONDS = 1.0
+FINISH_WAIT = 0.1  # seconds a step waits for the disk before handing back to the caller
 
 
 class SyncCancelled(TransferError):
@@ -266,7 +268,7 @@ class SyncJob:
         self._pending_since = 0.0
         self._durable = BatchSync()
         # The batch whose data is being made durable in the background.
-        self._syncing: tuple[list[_Fetched], Future[None]] | None = None
+        self._syncing: tuple[list[_Fetched], futures.Future[None]] | None = None
         self._partials_made = False
         self._leftovers: set[str] = set()  # partial files an earlier run left (resumable)
 
@@ -331,28 +333,35 @@ class SyncJob:
         self._drop_stale_partials(wanted)
 
     def step(self) -> bool:
-        """Handle the next file; False when every file was handled. Raises
-        :class:`SyncCancelled` when cancelled and CameraUnreachable when the camera left;
-        files fetched before either are finished first."""
+        """Handle the next file, or once every file was fetched, finish them; False when
+        all is done. Never waits long for the disk (a busy disk can take seconds to make a
+        batch durable): it returns True within :data:`FINISH_WAIT` to be called again, so the
+        caller can take a due shot meanwhile. Raises :class:`SyncCancelled` when cancelled
+        and CameraUnreachable when the camera left; files fetched before either are
+        finished first."""
         if not self._planned:
             self.plan()
         try:
             if self._cancel.is_set():
                 raise SyncCancelled("The sync was cancelled; files fetched so far are kept.")
-            if not self._queue:
-                self._flush(wait=True)
-                self._finish()
-                return False
-            outcome = self._handle(self._queue[0])
-            self._queue.popleft()
-            if outcome is not None:
-                self._finished(outcome)
-            if self._flush_due():
-                self._flush()
+            if self._queue:
+                outcome = self._handle(self._queue[0])
+                self._queue.popleft()
+                if outcome is not None:
+                    self._finished(outcome)
+                if self._flush_due():
+                    self._flush()
+                return True
+            if self._syncing is not None:
+                futures.wait([self._syncing[1]], timeout=FINISH_WAIT)
+            self._flush()
         except BaseException:
             self._flush(wait=True)
             raise
-        return True
+        if self._syncing is not None or self._pending:
+            return True
+        self._finish()
+        return False
 
     def run(self) -> SyncSummary:
         while self.step():
@@ -408,13 +417,15 @@ class SyncJob:
         )
 
     def _flush(self, *, wait: bool = False) -> None:
-        """Finish the batch whose data was being made durable, then start on the files
-        fetched since: their fsyncs run in the background (or, with ``wait``, now, and they
-        are finished too)."""
-        syncing, self._syncing = self._syncing, None
-        if syncing is not None:
-            batch, durable = syncing
-            durable.result()  # an fsync that failed raises here
+        """Finish the batch being made durable once it is (with ``wait``: waiting for it),
+        then start making the files fetched since durable, in the background (with
+        ``wait``: now, and finish them too)."""
+        if self._syncing is not None:
+            batch, durable = self._syncing
+            if not wait and not durable.done():
+                return  # the files fetched meanwhile join the next batch
+            self._syncing = None
+            durable.result()  # a sync that failed raises here
             self._place_and_record(batch)
         if not self._pending:
             return
@@ -424,7 +435,7 @@ class SyncJob:
             self._durable.files(partials)
             self._place_and_record(batch)
             return
-        durable: Future[None] = Future()
+        durable: futures.Future[None] = futures.Future()
 
         def make_durable() -> None:
             try:
