@@ -60,10 +60,20 @@ def test_a_local_file_system_is_synced_whole_once_per_batch(batch, fsynced):
 
     durable = BatchSync(file_system_of=ext4, syncfs=syncfs)
     durable.files(batch)
-    durable.folders({batch[0].parent})
+    durable.files(batch[:2])
     assert syncfs.devices == [os.stat(batch[0]).st_dev] * 2
     assert fsynced == set()
     assert len(looked_up) == 1  # the answer is kept per file system
+
+
+def test_folders_are_fsynced_each(tmp_path, fsynced):
+    syncfs = Spy()
+    folders = {tmp_path / "a", tmp_path / "b"}
+    for folder in folders:
+        folder.mkdir()
+    BatchSync(file_system_of=lambda path: "ext4", syncfs=syncfs).folders(folders)
+    assert syncfs.devices == []
+    assert fsynced == {os.stat(folder).st_ino for folder in folders}
 
 
 @pytest.mark.parametrize("kind", ["fuse.sshfs", "nfs4", "cifs", ""])

@@ -4,7 +4,9 @@ On a local Linux file system one ``syncfs()`` writes out everything pending on t
 system in a single journal commit, so a batch of small photos costs about what one does.
 Elsewhere (FUSE and network file systems, where ``syncfs()`` may leave the data with the
 server, or a C library without it) each file is fsynced, several at once, which lets the
-file system commit them together.
+file system commit them together. Folders (the links to the placed files) are always
+fsynced each: ``syncfs()`` also waits for whatever other programs wrote and did not sync, so
+it is used only where the caller does not wait for it.
 """
 
 from __future__ import annotations
@@ -56,9 +58,10 @@ class BatchSync:
             _all_at_once(_fsync_file, paths)
 
     def folders(self, paths: Collection[Path]) -> None:
-        """Make the entries of the folders in ``paths`` (files linked there) durable."""
-        if paths and not self._synced_whole(next(iter(paths))):
-            _all_at_once(fsync_directory, paths)
+        """Make the entries of the folders in ``paths`` (files linked there) durable: an
+        fsync of each, never a ``syncfs()``, which would also wait for whatever other
+        programs have written to the file system and not synced."""
+        _all_at_once(fsync_directory, paths)
 
     def _synced_whole(self, path: Path) -> bool:
         """``syncfs()`` of the file system ``path`` is on, where that makes files durable;
