@@ -31,7 +31,7 @@ from typing import Any, Protocol
 
 import schedule
 
-from camera2mqtt.camera_state import SYNC_IDLE, SYNC_RUNNING, CameraState
+from camera2mqtt.camera_state import SYNC_RUNNING, CameraState
 from camera2mqtt.cameras.base import (
     Camera,
     CameraError,
@@ -47,17 +47,8 @@ from camera2mqtt.cameras.base import (
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
 from camera2mqtt.homeassistant.store import LastPhoto
-from camera2mqtt.library import (
-    DownloadStore,
-    FileOutcome,
-    PresenceProbe,
-    SyncJob,
-    SyncOptions,
-    SyncProgress,
-    clean_leftovers,
-    presence_probe,
-)
-from camera2mqtt.library.events import SyncProgressEvents
+from camera2mqtt.library import DownloadStore, PresenceProbe, clean_leftovers, presence_probe
+from camera2mqtt.library.runner import SyncRunner, camera_id
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
@@ -80,8 +71,6 @@ RAW_BODY_LIMIT = 256 * 1024
 DEFAULT_MAX_PAYLOAD_BYTES = 1_000_000
 AVAILABILITY_QOS = 1
 LOOP_RESTART_DELAY = 1.0  # seconds before the worker's loop runs again after it failed
-MEGABYTE = 1_000_000
-REPLY_FILES_LIMIT = 1000  # files listed per list in a download reply (the counts stay whole)
 
 CameraFactory = Callable[[CameraConfig], Camera]
 
@@ -193,6 +182,16 @@ class CameraWorker:
                 publish_event=self._publish_event,
                 clock=timelapse_clock,
             )
+        self._sync_runner = SyncRunner(
+            config,
+            store,
+            state=self._state,
+            cancel=self._cancel,
+            skip=self._timelapse_frame,
+            between_files=self._between_files,
+            publish_event=self._publish_event,
+            publish_state=self._publish_state,
+        )
 
     # -- called from other threads ---------------------------------------------------------
 
@@ -736,67 +735,9 @@ class CameraWorker:
     def _download(self, command: Command) -> dict[str, Any]:
         """A sync run by the photo library, one file at a time; between files, queued
         commands and due shots run first."""
-        camera = self._connect()
-        library = self.config.library
-        options = SyncOptions(
-            which=command.which,
-            paths=command.paths,
-            force=command.force,
-            delete_after_download=library.delete_after_download and self.config.allow.erase,
-            template=library.path_template,
+        return self._sync_runner.run(
+            self._connect(), which=command.which, paths=command.paths, force=command.force
         )
-        events = SyncProgressEvents(self._publish_event)
-
-        def progress(update: SyncProgress) -> None:
-            events(update)
-            if update.finished is not None:
-                self._file_done(update.finished)
-
-        job = SyncJob(
-            camera,
-            self._store,
-            camera_id=camera.info.serial_number or self.name,
-            camera_name=self.name,
-            download_dir=Path(self.config.download_dir),
-            options=options,
-            cancel=self._cancel,
-            on_progress=progress,
-            skip=self._timelapse_frame,
-            reserve_bytes=self.config.keep_free_mb * MEGABYTE,
-        )
-        job.plan()
-        self._state.sync_state = SYNC_RUNNING
-        self._state.photos_waiting = job.waiting
-        self._publish_state()
-        self._publish_event("sync_started", files_total=job.files_total)
-        try:
-            while job.step():
-                self._state.photos_waiting = job.waiting
-                self._between_files()
-        finally:
-            summary = job.summary()
-            self._state.sync_state = SYNC_IDLE
-            self._state.photos_waiting = job.waiting
-            self._state.last_sync = datetime.now(UTC).isoformat(timespec="seconds")
-            self._publish_event(
-                "sync_finished",
-                done=len(summary.done),
-                skipped=len(summary.skipped),
-                failed=len(summary.failed),
-            )
-            self._publish_state()
-        if summary.failed and not summary.done and not summary.skipped:
-            first = summary.failed[0]
-            more = f" ({len(summary.failed)} files failed)" if len(summary.failed) > 1 else ""
-            raise CameraError(f"{first.reason}{more}")
-        return summary.as_json(limit=REPLY_FILES_LIMIT)
-
-    def _file_done(self, outcome: FileOutcome) -> None:
-        if outcome.status == "done":
-            self._state.counters.downloads += 1
-            self._publish_event("downloaded", file=outcome.as_json())
-        elif outcome.status == "failed":
-            self._publish_event("download_failed", file=outcome.as_json())
 
     def _set_clock(self, command: Command) -> dict[str, Any]:
         camera = self._connect()
@@ -891,8 +832,7 @@ class CameraWorker:
         self._state.photos_on_card = len(refs)
         if self._store is not None and Capability.DOWNLOAD in camera.info.capabilities:
             photos = [ref for ref in refs if not self._timelapse_frame(ref)]
-            camera_id = camera.info.serial_number or self.name
-            self._state.photos_waiting = self._store.count_new(camera_id, photos)
+            self._state.photos_waiting = self._store.count_new(camera_id(camera, self.name), photos)
         newest = newest_picture(refs) if refs else None
         if newest is not None and newest.path != self._state.last_photo:
             if announce:
