@@ -152,7 +152,7 @@ class Service:
         )
         self.http: MjpegServer | None = None
         if config.http.listen:
-            feeds = {name: worker.live_feed.hub for name, worker in self.workers.items()}
+            feeds = {name: worker.live.feed.hub for name, worker in self.workers.items()}
             self.http = MjpegServer(*parse_listen(config.http.listen, what="http.listen"), feeds)
 
     # -- life cycle ------------------------------------------------------------------------

@@ -54,7 +54,7 @@ from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
 from camera2mqtt.statedb import StateDB
-from camera2mqtt.stream.live import RETRY_INTERVAL, LiveFeed, StreamRelay, open_relay
+from camera2mqtt.stream.control import LiveControl
 from camera2mqtt.timelapse import (
     TimelapseClock,
     TimelapseEngine,
@@ -158,9 +158,14 @@ class CameraWorker:
             timelapses=tuple(timelapse.name for timelapse in config.timelapses),
         ).with_learned(learned)
         # Live frames (camera2mqtt.stream): for the relay and MJPEG viewers.
-        self.live_feed = LiveFeed.for_camera(config, wake=self._wake_live)
+        self.live = LiveControl(
+            config,
+            state=self._state,
+            publish_state=self._publish_state,
+            wake=self._wake_live,
+            lost=self._lost,
+        )
         self._live_due = False
-        self._relay: StreamRelay | None = None
         self._photos = photos
         self._on_change = on_change
         self._settled = threading.Event()
@@ -297,10 +302,7 @@ class CameraWorker:
         except BaseException:
             log.critical("The worker of camera %s died", self.name, exc_info=True)
         finally:
-            relay, self._relay = self._relay, None  # a restarted thread starts without one
-            if relay is not None:
-                relay.stop()
-            self.live_feed.close()
+            self.live.close()
             self._close_camera()
             if self._timelapses is not None:
                 self._timelapses.close()
@@ -351,7 +353,7 @@ class CameraWorker:
                 self._run_command(Command(Action.DOWNLOAD, which="new"), reply=False)
             if (self._live_due or now >= next_live) and not self._stopping.is_set():
                 self._live_due = False
-                next_live = time.monotonic() + self._service_live()
+                next_live = time.monotonic() + self.live.service(self._camera)
 
     def _run_periodic(self) -> None:
         """Whatever periodic work is due: timelapse shots first, then the presence probe,
@@ -870,7 +872,7 @@ class CameraWorker:
         camera.require(Capability.SNAPSHOT)
         # While the live feed runs, its latest frame is the snapshot (a second live-view
         # session would stop the running one).
-        jpeg = self.live_feed.fresh_jpeg() or camera.snapshot()
+        jpeg = self.live.feed.fresh_jpeg() or camera.snapshot()
         image = fit_jpeg(jpeg, self.config.snapshot.size, self.config.snapshot.max_bytes)
         # Retained, so Home Assistant's camera entity has a picture after any restart.
         with self._publish_lock:
@@ -889,47 +891,6 @@ class CameraWorker:
             self._lost()
         except (CameraError, ImageTooLarge) as error:
             log.debug("Camera %s: snapshot failed: %s", self.name, error)
-
-    # -- live feed and stream relay (camera2mqtt.stream) -------------------------------------
-
-    def _service_live(self) -> float:
-        """Keep the live feed going while watched; the seconds until it needs us again."""
-        try:
-            return self.live_feed.service(self._camera)
-        except CameraUnreachable as error:
-            log.debug("Camera %s: live view failed: %s", self.name, error)
-            self._lost()
-            return RETRY_INTERVAL
-
-    def _stream_start(self, command: Command) -> dict[str, Any]:
-        stream = self.config.stream
-        if self._relay is None:
-            relay = open_relay(
-                self.live_feed.hub,
-                targets=stream.targets,
-                packet_size=stream.packet_size,
-                header=stream.header,
-            )
-            try:
-                self._connect().require(Capability.SNAPSHOT)
-            except BaseException:
-                relay.sender.close()
-                raise
-            relay.start()
-            self._relay = relay
-            self._state.streaming = True
-            self._publish_state()
-        return {"streaming": True, "targets": list(stream.targets)}
-
-    def _stream_stop(self, command: Command) -> dict[str, Any]:
-        relay, self._relay = self._relay, None
-        frames = 0
-        if relay is not None:
-            relay.stop()
-            frames = relay.sender.frames_sent
-        self._state.streaming = False
-        self._publish_state()
-        return {"streaming": False, "frames_sent": frames}
 
 
 class _TimelapseShots:
@@ -971,8 +932,8 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
     Action.POWER_OFF: CameraWorker._power_off,
     Action.ERASE: CameraWorker._erase,
     Action.RAW: CameraWorker._raw,
-    Action.STREAM_START: CameraWorker._stream_start,
-    Action.STREAM_STOP: CameraWorker._stream_stop,
+    Action.STREAM_START: lambda worker, command: worker.live.start_relay(worker._connect),
+    Action.STREAM_STOP: lambda worker, command: worker.live.stop_relay(),
     # The service answers cancel at once; one that reaches the queue has nothing to cancel.
     Action.CANCEL: lambda worker, command: {"cancelled": False},
     Action.TIMELAPSE_START: CameraWorker._timelapse_control,
