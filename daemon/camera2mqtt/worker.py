@@ -9,6 +9,11 @@ says when it is due; they go before commands, polls, snapshots and downloads. Do
 photos run at the wall-clock times of ``schedule.sync_at`` (the ``schedule`` library) and whenever
 the camera appears, if ``schedule.sync_on_connect`` is set.
 
+Features with a package of their own run in parts the worker calls on its thread: downloads
+in the library's :class:`~camera2mqtt.library.runner.SyncRunner`, the live feed and stream
+relay in :class:`~camera2mqtt.stream.control.LiveControl`, the card's photos in
+:class:`~camera2mqtt.photos.PhotoWatch`.
+
 Everything the worker learns goes out through a :class:`Publisher` (the MQTT bridge):
 availability, retained JSON state, events, replies, snapshots and the last photo's thumbnail.
 """
@@ -25,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -46,13 +51,13 @@ from camera2mqtt.cameras.base import (
 )
 from camera2mqtt.config import CameraConfig
 from camera2mqtt.errors import Camera2MqttError
-from camera2mqtt.homeassistant.store import LastPhoto
 from camera2mqtt.library import DownloadStore, PresenceProbe, clean_leftovers, presence_probe
-from camera2mqtt.library.runner import SyncRunner, camera_id
+from camera2mqtt.library.runner import SyncRunner
 from camera2mqtt.mqtt.commands import Action, Command, error_reply, ok_reply
 from camera2mqtt.mqtt.discovery import READINGS, CameraDescription
 from camera2mqtt.mqtt.jpeg import ImageTooLarge, fit_jpeg
 from camera2mqtt.mqtt.topics import OFFLINE, ONLINE, CameraTopics
+from camera2mqtt.photos import PhotoMemory, PhotoWatch, file_json
 from camera2mqtt.statedb import StateDB
 from camera2mqtt.stream.control import LiveControl
 from camera2mqtt.timelapse import (
@@ -79,14 +84,6 @@ class Publisher(Protocol):
     def publish(
         self, topic: str, payload: bytes | str, *, retain: bool = False, qos: int | None = None
     ) -> bool: ...
-
-
-class PhotoMemory(Protocol):
-    """Where the newest photo of each camera is kept across restarts."""
-
-    def last_photo(self, camera: str) -> LastPhoto | None: ...
-
-    def save_last_photo(self, camera: str, photo: LastPhoto) -> None: ...
 
 
 def next_target(t0: float, interval: float, now: float) -> float:
@@ -121,7 +118,6 @@ class CameraWorker:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.config = config
-        self._store = store
         self._presence = presence or presence_probe(config)
         self._clock = clock
         self._deferred: list[Command] = []
@@ -166,17 +162,21 @@ class CameraWorker:
             lost=self._lost,
         )
         self._live_due = False
-        self._photos = photos
         self._on_change = on_change
         self._settled = threading.Event()
         self._card_signature: tuple[object, ...] | None = None
         self._last_snapshot: bytes | None = None
         self._snapshot_due = False
-        remembered = photos.last_photo(config.name) if photos is not None else None
-        if remembered is not None:
-            self._state.last_photo = remembered.path
-            self._state.last_photo_time = remembered.taken
-            self._last_thumbnail = remembered.thumbnail
+        self._photos = PhotoWatch(
+            config,
+            store,
+            state=self._state,
+            memory=photos,
+            skip=self._timelapse_frame,
+            publish_event=self._publish_event,
+            on_photo=self._photo_recorded,
+        )
+        self._last_thumbnail = self._photos.restore()
         self._timelapses: TimelapseEngine | None = None
         if config.timelapses:
             self._timelapses = TimelapseEngine(
@@ -471,7 +471,7 @@ class CameraWorker:
         self._card_signature = signature
         if changed:
             try:
-                self._check_new_photo(camera, announce=not first)
+                self._photos.look(camera, announce=not first)
             except CameraUnreachable as error:
                 log.debug("Camera %s went away while listing: %s", self.name, error)
                 self._card_signature = None
@@ -633,11 +633,11 @@ class CameraWorker:
             raise
         self._state.counters.shots += 1
         self._publish_event(
-            "photo_taken", files=[_file_json(ref) for ref in refs], timelapse=timelapse
+            "photo_taken", files=[file_json(ref) for ref in refs], timelapse=timelapse
         )
         try:
             if refs:
-                self._new_photo(camera, newest_picture(refs))
+                self._photos.record(camera, newest_picture(refs))
             self._refresh_status(camera)
         except CameraUnreachable:
             self._lost()
@@ -716,10 +716,10 @@ class CameraWorker:
         camera.require(Capability.SHOOT)
         refs = camera.shoot()
         self._state.counters.shots += 1
-        files = [_file_json(ref) for ref in refs]
+        files = [file_json(ref) for ref in refs]
         self._publish_event("photo_taken", files=files)
         if refs:
-            self._new_photo(camera, newest_picture(refs))
+            self._photos.record(camera, newest_picture(refs))
         self._refresh_status(camera)
         self._publish_state()
         return {"files": files}
@@ -818,49 +818,8 @@ class CameraWorker:
         except CameraError as error:
             log.debug("Camera %s: status after a job failed: %s", self.name, error)
 
-    def _check_new_photo(self, camera: Camera, *, announce: bool = True) -> None:
-        """Photos taken on the camera itself: count those not yet downloaded, publish the
-        newest one's thumbnail, and a ``photo_taken`` event unless ``announce`` is False (the
-        first look after connecting, which finds what was taken while we were away)."""
-        if Capability.LIST not in camera.info.capabilities:
-            return
-        try:
-            refs = sorted(camera.list_images(), key=ImageRef.age_key)
-        except CameraUnreachable:
-            raise
-        except CameraError as error:
-            log.debug("Camera %s: listing new photos failed: %s", self.name, error)
-            return
-        self._state.photos_on_card = len(refs)
-        if self._store is not None and Capability.DOWNLOAD in camera.info.capabilities:
-            photos = [ref for ref in refs if not self._timelapse_frame(ref)]
-            self._state.photos_waiting = self._store.count_new(camera_id(camera, self.name), photos)
-        newest = newest_picture(refs) if refs else None
-        if newest is not None and newest.path != self._state.last_photo:
-            if announce:
-                self._publish_event("photo_taken", files=[_file_json(newest)], source="camera")
-            self._new_photo(camera, newest)
-
-    def _new_photo(self, camera: Camera, ref: ImageRef) -> None:
-        self._state.last_photo = ref.path
-        taken = ref.timestamp.astimezone() if ref.timestamp else datetime.now(UTC)
-        self._state.last_photo_time = taken.isoformat(timespec="seconds")
-        thumbnail = None
-        if Capability.THUMBNAIL in camera.info.capabilities:
-            try:
-                thumbnail = fit_jpeg(
-                    camera.thumbnail(ref),
-                    self.config.snapshot.size,
-                    self.config.snapshot.max_bytes,
-                )
-            except CameraUnreachable:
-                raise
-            except (CameraError, ImageTooLarge) as error:
-                log.warning("Camera %s: no thumbnail for %s: %s", self.name, ref.path, error)
-        if self._photos is not None:
-            self._photos.save_last_photo(
-                self.name, LastPhoto(ref.path, self._state.last_photo_time, thumbnail)
-            )
+    def _photo_recorded(self, thumbnail: bytes | None) -> None:
+        """A newer photo is in the state: offer its readings, publish its thumbnail."""
         self._learn_readings()
         if thumbnail is None:
             return
@@ -946,11 +905,3 @@ _HANDLERS: Mapping[Action, Callable[[CameraWorker, Command], dict[str, Any]]] = 
 
 def _known(value: Any, previous: Any) -> Any:
     return previous if value is None else value
-
-
-def _file_json(ref: ImageRef) -> dict[str, Any]:
-    return {
-        "path": ref.path,
-        "size": ref.size,
-        "timestamp": ref.timestamp.isoformat(timespec="seconds") if ref.timestamp else None,
-    }
