@@ -125,5 +125,4 @@ def _all_at_once(sync: Callable[[_T], None], items: Collection[_T]) -> None:
             sync(item)
         return
     with ThreadPoolExecutor(min(FSYNC_WORKERS, len(items)), thread_name_prefix="fsync") as pool:
-        for _done in pool.map(sync, items):  # re-raises the first failure
-            pass
+        list(pool.map(sync, items))  # re-raises the first failure

@@ -145,9 +145,6 @@ class WifiClient:
             url += "?" + "&".join(f"{quote(k, safe='')}={quote(v, safe='/')}" for k, v in args)
         return url
 
-    def file_url(self, path: str) -> str:
-        return self.base_url + quote(path, safe="/")
-
     # -- requests -------------------------------------------------------------------------
 
     def command(
@@ -224,7 +221,7 @@ class WifiClient:
                 elif reply.status == 404 and allow_404:
                     return reply
                 else:
-                    self._check(command, url, reply)
+                    self._check(command, reply)
                     return reply
             time.sleep(RETRY_DELAYS[attempt])
         raise AssertionError("unreachable")  # pragma: no cover
@@ -262,7 +259,7 @@ class WifiClient:
             if reply.status not in STATUS_OK and reply.status != STATUS_PARTIAL:
                 content = _error_body(reply)
                 error = HttpReply(reply.status, reply.headers.get("content-type", ""), content)
-                self._check(path, self.file_url(path), error)
+                self._check(path, error)
             length = reply.headers.get("content-length")
             yield StreamedFile(
                 size=int(length) if length and length.isdigit() else None,
@@ -433,7 +430,7 @@ class WifiClient:
             f"({reason}). Check that it is still on and in range."
         )
 
-    def _check(self, what: str, url: str, reply: HttpReply) -> None:
+    def _check(self, what: str, reply: HttpReply) -> None:
         if reply.status in STATUS_OK:
             return
         code = _errorcode(reply) if reply.status == STATUS_VENDOR_ERROR else None
