@@ -7,6 +7,7 @@ import random
 import socket
 import threading
 from collections.abc import Callable
+from typing import Self
 
 from camera2mqtt.cameras.base import Camera
 from camera2mqtt.stream.live import LiveFeed
@@ -91,25 +92,34 @@ class LossyForwarder:
                 held = None
 
 
-class FeedPump:
-    """Does for a :class:`LiveFeed` what the camera worker does: calls ``service`` on one
-    thread whenever the feed wakes it or the delay it asked for has passed."""
+class ServicePump:
+    """Does what the camera worker does for a live feed: calls :meth:`service` on one thread
+    whenever woken (:meth:`wake`) or the delay it asked for has passed; :meth:`close` at
+    the end. Subclasses say what is serviced."""
 
-    def __init__(self, camera: Camera, **options) -> None:
+    def __init__(self, camera: Camera | None) -> None:
         self._wake = threading.Event()
-        self.feed = LiveFeed(wake=self._wake.set, bind_host="127.0.0.1", **options)
         self._camera = camera
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
         self.errors: list[BaseException] = []
         self._serviced = threading.Condition()
 
+    def service(self, camera: Camera | None) -> float:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    def wake(self) -> None:
+        self._wake.set()
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = WAIT_TIMEOUT) -> bool:
         """Wait until ``predicate()`` holds after a call of ``service``."""
         with self._serviced:
             return self._serviced.wait_for(predicate, timeout)
 
-    def __enter__(self) -> FeedPump:
+    def __enter__(self) -> Self:
         self._thread.start()
         return self
 
@@ -121,7 +131,7 @@ class FeedPump:
     def _run(self) -> None:
         try:
             while not self._stop.is_set():
-                delay = self.feed.service(self._camera)
+                delay = self.service(self._camera)
                 with self._serviced:
                     self._serviced.notify_all()
                 self._wake.wait(None if math.isinf(delay) else delay)
@@ -129,4 +139,18 @@ class FeedPump:
         except BaseException as error:  # surfaced by the test
             self.errors.append(error)
         finally:
-            self.feed.close()
+            self.close()
+
+
+class FeedPump(ServicePump):
+    """A :class:`LiveFeed` serviced as the camera worker does."""
+
+    def __init__(self, camera: Camera, **options) -> None:
+        super().__init__(camera)
+        self.feed = LiveFeed(wake=self.wake, bind_host="127.0.0.1", **options)
+
+    def service(self, camera: Camera | None) -> float:
+        return self.feed.service(camera)
+
+    def close(self) -> None:
+        self.feed.close()

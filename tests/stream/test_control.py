@@ -4,9 +4,6 @@ while started, the state it keeps, and a camera that goes away while watched."""
 from __future__ import annotations
 
 import math
-import threading
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,27 +20,18 @@ from camera2mqtt.stream.control import LiveControl
 from camera2mqtt.stream.live import RETRY_INTERVAL
 from camera2mqtt.stream.receiver import StreamReceiver
 from tests.conftest import WIFI_MODEL
-from tests.stream.helpers import Collector
+from tests.stream.helpers import Collector, ServicePump
 
 
-def eventually(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.02)
-    return True
-
-
-class Worker:
+class Worker(ServicePump):
     """What the camera's worker does for a LiveControl: services it on one thread when woken
     or when the delay it asked for has passed, and counts what it was told."""
 
     def __init__(self, camera: Camera, tmp_path: Path, *, targets: tuple[str, ...]) -> None:
+        super().__init__(camera)
         self.camera = camera
         self.states: list[bool] = []
         self.lost = 0
-        self._wake = threading.Event()
         self.state = CameraState()
         self.control = LiveControl(
             WifiCameraConfig(
@@ -54,35 +42,21 @@ class Worker:
             ),
             state=self.state,
             publish_state=lambda: self.states.append(self.state.streaming),
-            wake=self._wake.set,
+            wake=self.wake,
             lost=self._lose,
         )
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
     def connect(self) -> Camera:
         return self.camera
 
+    def service(self, camera: Camera | None) -> float:
+        return self.control.service(camera)
+
+    def close(self) -> None:
+        self.control.close()
+
     def _lose(self) -> None:
         self.lost += 1
-
-    def __enter__(self) -> Worker:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self._stop.set()
-        self._wake.set()
-        self._thread.join(10)
-
-    def _run(self) -> None:
-        try:
-            while not self._stop.is_set():
-                delay = self.control.service(self.camera)
-                self._wake.wait(None if math.isinf(delay) else delay)
-                self._wake.clear()
-        finally:
-            self.control.close()
 
 
 def test_the_relay_sends_live_frames_between_start_and_stop(
@@ -104,7 +78,7 @@ def test_the_relay_sends_live_frames_between_start_and_stop(
             assert reply["streaming"] is False and reply["frames_sent"] >= 2
             assert worker.states == [True, False] and not worker.state.streaming
             # Nobody watches now: the worker's next service stops the camera's live view.
-            assert eventually(lambda: not streamer.running)
+            assert worker.wait_for(lambda: not streamer.running)
             assert control.stop_relay() == {"streaming": False, "frames_sent": 0}
     sent = set(streamer.sent_frames().values())
     assert all(frame.payload in sent for frame in frames.items)
